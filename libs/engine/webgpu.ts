@@ -1,0 +1,105 @@
+/**
+ * WebGPU through Dawn's Node binding (the `webgpu` npm package, prebuilt binary inside it).
+ *
+ * `hardware`: Dawn's default backend (Vulkan on Linux), a real GPU adapter only.
+ * `software`: Dawn's OpenGL ES backend on Mesa llvmpipe in compatibility mode, headless through
+ * `EGL_PLATFORM=surfaceless`. Slow, but it runs tfjs-backend-webgpu's real WGSL kernels on a
+ * CPU-only machine, which is how the test suite keeps this path from rotting.
+ *
+ * tfjs-backend-webgpu registers itself at import time with a plain `requestAdapter()`, which finds
+ * no adapter on OpenGL ES; we replace that registration with our own device.
+ */
+import { tf } from './tf.js';
+import { EngineError } from './errors.js';
+
+export type WebgpuMode = 'hardware' | 'software';
+
+interface DawnModule {
+  create(flags: string[]): GPU;
+  globals: Record<string, unknown>;
+}
+
+interface AdapterFound {
+  gpu: GPU;
+  adapter: GPUAdapter;
+  device: string;
+}
+
+/** Adapters Dawn may offer that are CPU renderers, not GPUs. */
+const SOFTWARE_ADAPTERS = /llvmpipe|lavapipe|swiftshader|softpipe/i;
+
+let dawn: DawnModule | undefined;
+
+async function loadDawn(): Promise<DawnModule> {
+  if (!dawn) {
+    const mod = (await import('webgpu')) as unknown as DawnModule;
+    dawn = mod;
+    Object.assign(globalThis, mod.globals);
+  }
+  return dawn;
+}
+
+function describe(info: GPUAdapterInfo): string {
+  const parts = [info.description, info.device, info.vendor, info.architecture]
+    .map((s) => (s ?? '').trim())
+    .filter((s, i, all) => s && all.indexOf(s) === i);
+  return parts.length ? parts.join(' / ') : 'unknown adapter';
+}
+
+async function findAdapter(mode: WebgpuMode): Promise<AdapterFound | { reason: string }> {
+  let mod: DawnModule;
+  try {
+    mod = await loadDawn();
+  } catch (cause) {
+    return { reason: `the webgpu package could not load: ${(cause as Error).message}` };
+  }
+  if (mode === 'software') {
+    process.env.EGL_PLATFORM ??= 'surfaceless';
+    const gpu = mod.create(['backend=opengles']);
+    const adapter = await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+    if (!adapter) {
+      return { reason: 'no OpenGL ES adapter (install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri)' };
+    }
+    return { gpu, adapter, device: `${describe(adapter.info)} (OpenGL ES, software)` };
+  }
+  const gpu = mod.create([]);
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) return { reason: 'no GPU adapter found through Vulkan' };
+  const device = describe(adapter.info);
+  if (SOFTWARE_ADAPTERS.test(device)) return { reason: `only a software adapter (${device}) was found` };
+  return { gpu, adapter, device };
+}
+
+/** Whether a webgpu adapter of this mode exists here, and its name. Creates no device. */
+export async function probeWebgpu(mode: WebgpuMode): Promise<{ available: boolean; device: string; reason?: string }> {
+  const found = await findAdapter(mode);
+  if ('reason' in found) return { available: false, device: '', reason: found.reason };
+  return { available: true, device: found.device };
+}
+
+/**
+ * Registers the `webgpu` tfjs backend on a device we create (replacing the package's own
+ * registration) and returns the adapter's name.
+ */
+export async function registerWebgpuBackend(mode: WebgpuMode): Promise<string> {
+  const found = await findAdapter(mode);
+  if ('reason' in found) throw new EngineError('backend-unavailable', `backend "webgpu" is unavailable: ${found.reason}`);
+  const { gpu, adapter } = found;
+  // The backend package looks for navigator.gpu when it is imported.
+  (globalThis as { navigator?: unknown }).navigator ??= { gpu };
+  const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+  const limits = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+      maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+    },
+  });
+  if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', () => new WebGPUBackend(device, adapter.info), 3);
+  return found.device;
+}
