@@ -12,3 +12,4 @@ export {
   type EngineInfo,
 } from './backend.js';
 export { EngineError, type EngineErrorCode } from './errors.js';
+export { createWorkerPool, defaultWorkerCount, type TaskRef, type WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
