@@ -9,6 +9,8 @@
  * tfjs-backend-webgpu registers itself at import time with a plain `requestAdapter()`, which finds
  * no adapter on OpenGL ES; we replace that registration with our own device.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { tf } from './tf.js';
 import { EngineError } from './errors.js';
 
@@ -29,6 +31,24 @@ interface AdapterFound {
 const SOFTWARE_ADAPTERS = /llvmpipe|lavapipe|swiftshader|softpipe/i;
 
 let dawn: DawnModule | undefined;
+
+/**
+ * Dawn reaches GPUs on Linux through the Vulkan loader; without it Dawn only prints a warning and
+ * finds nothing, so look for the loader first and say what is missing.
+ */
+function vulkanLoaderPresent(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (process.platform !== 'linux') return true;
+  const dirs = [
+    ...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/lib/x86_64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/usr/local/lib',
+  ];
+  return dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
+}
 
 async function loadDawn(): Promise<DawnModule> {
   if (!dawn) {
@@ -62,6 +82,7 @@ async function findAdapter(mode: WebgpuMode): Promise<AdapterFound | { reason: s
     }
     return { gpu, adapter, device: `${describe(adapter.info)} (OpenGL ES, software)` };
   }
+  if (!vulkanLoaderPresent()) return { reason: 'no Vulkan loader (libvulkan.so.1) on this machine' };
   const gpu = mod.create([]);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) return { reason: 'no GPU adapter found through Vulkan' };

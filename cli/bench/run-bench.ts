@@ -1,0 +1,167 @@
+/**
+ * `harden bench`: training-step and input-gradient throughput per backend, model and worker count.
+ *
+ * One worker runs in the main thread. N workers run data parallel in a worker pool: for input
+ * gradients each worker processes its own batch of `batch` images (attack generation splits work
+ * this way); for training the global batch is split across workers, gradients are averaged in the
+ * main thread and every replica applies the same update (synchronous data parallelism).
+ *
+ * GFLOP/s counts 2 FLOPs per multiply-add: a training step as 3× the forward pass, an input-gradient
+ * step as 2× (forward + backward to the input).
+ */
+import { createWorkerPool, initEngine, tf, type BackendName } from '../../libs/engine/index.js';
+import { buildModel, forwardMacs, modelToBytes, resolveModelConfig, type ArchName } from '../../libs/models/index.js';
+import * as tasks from './bench-tasks.js';
+
+export interface BenchCase {
+  model: ArchName;
+  inputShape: [number, number, number];
+  batch: number;
+  /** Timed steps after warm-up: at least this many... */
+  minSteps: number;
+  /** ...and until this many seconds have passed. */
+  minSeconds: number;
+  warmup: number;
+}
+
+export interface BenchRow {
+  model: string;
+  backend: BackendName;
+  device: string;
+  workers: number;
+  batch: number;
+  train_img_s: number;
+  input_grad_img_s: number;
+  train_gflop_s: number;
+  input_grad_gflop_s: number;
+  params: number;
+}
+
+export interface BenchOptions {
+  backends: BackendName[];
+  quick: boolean;
+  /** Worker counts to measure. @default [1, 2] */
+  workers: number[];
+  onProgress?: (line: string) => void;
+}
+
+/** The cases `harden bench` runs; `quick` keeps the whole run under a minute on 2 cores (wasm). */
+export function benchCases(quick: boolean, backend: BackendName): BenchCase[] {
+  const slow = backend === 'cpu';
+  const ref: BenchCase = { model: 'ref-cnn', inputShape: [32, 32, 3], batch: 64, minSteps: quick || slow ? 2 : 10, minSeconds: quick ? 2 : 5, warmup: slow ? 1 : 3 };
+  const resnet: BenchCase = {
+    model: 'preact-resnet18',
+    inputShape: [32, 32, 3],
+    batch: quick || slow ? 16 : 128,
+    minSteps: quick || slow ? 1 : 3,
+    minSeconds: quick ? 0 : 10,
+    warmup: 1,
+  };
+  return slow ? [ref] : [ref, resnet];
+}
+
+const TASKS = new URL('./bench-tasks.js', import.meta.url).href;
+const task = (fn: string) => ({ module: TASKS, fn });
+
+async function timeLoop(step: (n: number) => Promise<number> | number, c: BenchCase): Promise<number> {
+  if (c.warmup > 0) await step(c.warmup);
+  let steps = 0;
+  let seconds = 0;
+  while (steps < c.minSteps || seconds < c.minSeconds) {
+    const n = Math.max(1, steps === 0 ? c.minSteps : Math.ceil(c.minSteps / 2));
+    seconds += await step(n);
+    steps += n;
+  }
+  return steps / seconds;
+}
+
+async function measureInProcess(bytes: tasks.LoadPayload['model'], c: BenchCase): Promise<{ train: number; inputGrad: number }> {
+  await tasks.load({ model: bytes, batch: c.batch, seed: 1 });
+  try {
+    const inputGrad = (await timeLoop((steps) => tasks.inputGradSteps({ steps }), c)) * c.batch;
+    const train = (await timeLoop((steps) => tasks.trainSteps({ steps }), c)) * c.batch;
+    return { train, inputGrad };
+  } finally {
+    tasks.dispose();
+  }
+}
+
+async function measureParallel(
+  bytes: tasks.LoadPayload['model'],
+  c: BenchCase,
+  backend: BackendName,
+  workers: number,
+): Promise<{ train: number; inputGrad: number }> {
+  const pool = createWorkerPool({ size: workers, backend });
+  try {
+    await pool.ready();
+    // Input gradients: each worker runs its own full batch; wall time over all images.
+    await pool.broadcast(task('load'), { model: bytes, batch: c.batch, seed: 1 });
+    const inputGrad =
+      (await timeLoop(async (steps) => {
+        const start = performance.now();
+        await pool.broadcast(task('inputGradSteps'), { steps });
+        return (performance.now() - start) / 1000;
+      }, c)) *
+      c.batch *
+      workers;
+    // Training: the global batch is split; gradients averaged here, the same update applied everywhere.
+    const shard = Math.ceil(c.batch / workers);
+    await pool.broadcast(task('load'), { model: bytes, batch: shard, seed: 1 });
+    const train =
+      (await timeLoop(async (steps) => {
+        const start = performance.now();
+        for (let s = 0; s < steps; s++) {
+          const grads = await pool.broadcast<Float32Array>(task('gradients'), {});
+          const avg = new Float32Array(grads[0].length);
+          for (const g of grads) for (let i = 0; i < g.length; i++) avg[i] += g[i] / grads.length;
+          await pool.broadcast(task('applyGradients'), { grads: avg });
+        }
+        return (performance.now() - start) / 1000;
+      }, c)) *
+      shard *
+      workers;
+    return { train, inputGrad };
+  } finally {
+    await pool.close();
+  }
+}
+
+const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const backend of options.backends) {
+    const engine = await initEngine(backend);
+    for (const c of benchCases(options.quick, backend)) {
+      const model = buildModel(resolveModelConfig({ arch: c.model, inputShape: c.inputShape, numClasses: 10, seed: 7 }));
+      const macs = forwardMacs(model);
+      const params = model.countParams();
+      const bytes = await modelToBytes(model);
+      model.dispose();
+      for (const workers of options.workers) {
+        if (workers > 1 && (backend === 'webgpu' || backend === 'cpu')) continue; // one GPU: one engine; cpu is reference only
+        options.onProgress?.(`bench: ${c.model} on ${backend} (${engine.device}), batch ${c.batch}, ${workers} worker(s)…`);
+        const m = workers === 1 ? await measureInProcess(bytes, c) : await measureParallel(bytes, c, backend, workers);
+        const row: BenchRow = {
+          model: c.model,
+          backend,
+          device: engine.device,
+          workers,
+          batch: c.batch,
+          train_img_s: round(m.train),
+          input_grad_img_s: round(m.inputGrad),
+          train_gflop_s: round((m.train * macs * 2 * 3) / 1e9, 2),
+          input_grad_gflop_s: round((m.inputGrad * macs * 2 * 2) / 1e9, 2),
+          params,
+        };
+        options.onProgress?.(
+          `bench: ${c.model} ${backend} ×${workers}: train ${row.train_img_s} img/s (${row.train_gflop_s} GFLOP/s), input-grad ${row.input_grad_img_s} img/s (${row.input_grad_gflop_s} GFLOP/s)`,
+        );
+        rows.push(row);
+      }
+    }
+    tf.disposeVariables();
+  }
+  return rows;
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+/**
+ * The `harden` command. Each verb lives in cli/commands/; failures print one line on stderr and
+ * exit non-zero (2 for bad usage or input, 1 for a failed run).
+ */
+import { CliError } from './cli-error.js';
+import { benchCommand, benchHelp } from './commands/bench.js';
+import { infoCommand, infoHelp } from './commands/info.js';
+import { VERSION } from './version.js';
+
+type Command = { run: (argv: string[]) => Promise<number>; help: string };
+
+const COMMANDS: Record<string, Command> = {
+  info: { run: infoCommand, help: infoHelp },
+  bench: { run: benchCommand, help: benchHelp },
+};
+
+function usage(): string {
+  return [
+    `harden ${VERSION}: adversarial robustness as a service (D2R + CAG)`,
+    '',
+    'usage: harden <command> [options]',
+    '',
+    ...Object.values(COMMANDS).map((c) => c.help),
+    '',
+    'Environment: HARDEN_BACKEND=auto|wasm|webgpu|cpu|tensorflow, HARDEN_WORKERS=N',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return verb ? 0 : 2;
+  }
+  if (verb === '--version') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const command = COMMANDS[verb];
+  if (!command) throw new CliError(`unknown command "${verb}"; run "harden --help" for the list`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.help}\n`);
+    return 0;
+  }
+  return command.run(rest);
+}
+
+function describeError(error: unknown): { message: string; code: number } {
+  if (error instanceof CliError) return { message: error.message, code: error.exitCode };
+  const e = error as Error & { code?: string };
+  // parseArgs reports unknown or malformed options with ERR_PARSE_ARGS_* codes.
+  if (typeof e?.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) return { message: e.message, code: 2 };
+  if (e && typeof e.code === 'string' && e.name !== 'Error') return { message: e.message, code: 2 };
+  return { message: e?.message ?? String(error), code: 1 };
+}
+
+/** Exits once stdout has drained: worker threads and GPU handles must not keep the process alive. */
+function exit(code: number): void {
+  process.stdout.write('', () => process.exit(code));
+}
+
+main(process.argv.slice(2)).then(exit, (error: unknown) => {
+  const { message, code } = describeError(error);
+  process.stderr.write(`harden: ${message}\n`);
+  if (process.env.HARDEN_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
+  exit(code);
+});
