@@ -1,0 +1,36 @@
+/**
+ * The one interface every artifact store implements (`file://` now, `s3://` next).
+ *
+ * Keys are `/`-separated paths relative to the store's root, like S3 object keys: no leading `/`,
+ * no empty, `.` or `..` segments (see `checkKey`). A "folder" is only a key prefix ending in `/`;
+ * stores hold objects, never empty folders.
+ */
+export interface ArtifactStore {
+  /** The store's root, e.g. `file:///srv/harden` or `s3://bucket/prefix`; never ends with `/`. */
+  readonly uri: string;
+
+  /**
+   * Writes `bytes` at `key`, replacing any object there. Atomic: readers see the old object or the
+   * whole new one, never a part (files: temp file + fsync + rename).
+   */
+  put(key: string, bytes: Uint8Array): Promise<void>;
+
+  /** Reads the object at `key`. Throws `StorageError` `not-found` when there is none. */
+  get(key: string): Promise<Uint8Array>;
+
+  /** Whether an object (not a folder) exists at `key`. */
+  exists(key: string): Promise<boolean>;
+
+  /**
+   * Every object key that starts with `prefix` (a plain string prefix, as in S3: `ckpt` matches
+   * `ckpt/a` and `ckpt-2/b`; end it with `/` to mean a folder), recursively, sorted by code unit.
+   * An empty prefix (the default) lists the whole store; a prefix nothing matches gives `[]`.
+   */
+  list(prefix?: string): Promise<string[]>;
+
+  /** Removes the object at `key`. Idempotent, as in S3: deleting a missing key is not an error. */
+  delete(key: string): Promise<void>;
+
+  /** A store rooted at `prefix` (a folder key) below this one; its keys are relative to it. */
+  child(prefix: string): ArtifactStore;
+}

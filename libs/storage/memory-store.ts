@@ -1,0 +1,45 @@
+/**
+ * In-memory artifact store, for tests and for passing artifacts between components in one process.
+ * Same key rules and semantics as the file store; `put` and `get` copy the bytes, so callers may reuse
+ * their buffers. Not reachable through `openStore` (it has no durable location).
+ */
+import type { ArtifactStore } from './artifact-store.js';
+import { StorageError } from './errors.js';
+import { checkFolder, checkKey, checkPrefix } from './keys.js';
+
+let nextId = 1;
+
+/** A new empty store; `uri` is `memory://<name>`. @param name @default a process-unique number */
+export function createMemoryStore(name: string = String(nextId++)): ArtifactStore {
+  return memoryStore(new Map(), `memory://${name}`, '');
+}
+
+function memoryStore(objects: Map<string, Uint8Array>, rootUri: string, root: string): ArtifactStore {
+  const full = (key: string) => root + checkKey(key);
+  const uri = root === '' ? rootUri : `${rootUri}/${root.slice(0, -1)}`;
+  return {
+    uri,
+    async put(key, bytes) {
+      objects.set(full(key), bytes.slice());
+    },
+    async get(key) {
+      const bytes = objects.get(full(key));
+      if (!bytes) throw new StorageError('not-found', `no object at ${uri}/${key}`);
+      return bytes.slice();
+    },
+    async exists(key) {
+      return objects.has(full(key));
+    },
+    async list(prefix = '') {
+      const start = root + checkPrefix(prefix);
+      return [...objects.keys()].filter((k) => k.startsWith(start)).map((k) => k.slice(root.length)).sort();
+    },
+    async delete(key) {
+      objects.delete(full(key));
+    },
+    child(prefix) {
+      const folder = checkFolder(prefix);
+      return folder === '' ? memoryStore(objects, rootUri, root) : memoryStore(objects, rootUri, `${root}${folder}/`);
+    },
+  };
+}
