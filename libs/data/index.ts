@@ -7,3 +7,19 @@
  */
 export { DataError, type DataErrorCode } from './errors.js';
 export { createRng, deriveSeed, type Rng, type RngState, type ShuffleTarget } from './rng.js';
+export {
+  classCounts,
+  createDataset,
+  imageAt,
+  imageSize,
+  selectDataset,
+  stratifiedSplitIndices,
+  takeDataset,
+  toSharedDataset,
+  type Dataset,
+  type DatasetInit,
+  type ImageShape,
+  type ReadOptions,
+  type Split,
+  type StratifiedSplit,
+} from './dataset.js';
