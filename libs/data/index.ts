@@ -23,3 +23,30 @@ export {
   type Split,
   type StratifiedSplit,
 } from './dataset.js';
+export {
+  DATASET_KINDS,
+  formatDatasetSpec,
+  loadDataset,
+  parseDatasetSpec,
+  type DatasetKind,
+  type DatasetSpec,
+} from './dataset-spec.js';
+export {
+  MNIST_SHAPE,
+  MNIST_SPLIT_SEED,
+  MNIST_TEST_FRACTION,
+  mnistDigitsDir,
+  readMnist,
+  type MnistOptions,
+} from './mnist.js';
+export {
+  DEFAULT_FASHION_MNIST_DIR,
+  FASHION_MNIST_CLASSES,
+  parseIdx,
+  readFashionMnist,
+  readIdxDataset,
+  type IdxArray,
+  type IdxDatasetOptions,
+} from './idx.js';
+export { CIFAR10_CLASSES, CIFAR100_CLASSES, CIFAR_SHAPE, readCifar10, readCifar100 } from './cifar.js';
+export { TINY_IMAGENET_ORDER_SEED, TINY_IMAGENET_SHAPE, readTinyImagenet } from './tiny-imagenet.js';
