@@ -50,3 +50,15 @@ export {
 } from './idx.js';
 export { CIFAR10_CLASSES, CIFAR100_CLASSES, CIFAR_SHAPE, readCifar10, readCifar100 } from './cifar.js';
 export { TINY_IMAGENET_ORDER_SEED, TINY_IMAGENET_SHAPE, readTinyImagenet } from './tiny-imagenet.js';
+export { augmentBatch, cropFlipInto, drawCropFlip, type AugmentOptions, type CropFlip } from './augment.js';
+export {
+  countBatches,
+  epochOrder,
+  forEachBatch,
+  gatherBatch,
+  iterateBatches,
+  iterateTensorBatches,
+  type ArrayBatch,
+  type BatchOptions,
+  type TensorBatch,
+} from './batches.js';
