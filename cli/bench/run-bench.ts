@@ -10,7 +10,7 @@
  * step as 2× (forward + backward to the input).
  */
 import { createWorkerPool, initEngine, tf, type BackendName } from '../../libs/engine/index.js';
-import { buildModel, forwardMacs, modelToBytes, resolveModelConfig, type ArchName } from '../../libs/models/index.js';
+import { buildModel, countParams, forwardMacs, modelToBytes, resolveModelConfig, type ArchName } from '../../libs/models/index.js';
 import * as tasks from './bench-tasks.js';
 
 export interface BenchCase {
@@ -136,7 +136,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
     for (const c of benchCases(options.quick, backend)) {
       const model = buildModel(resolveModelConfig({ arch: c.model, inputShape: c.inputShape, numClasses: 10, seed: 7 }));
       const macs = forwardMacs(model);
-      const params = model.countParams();
+      const params = countParams(model).trainable;
       const bytes = await modelToBytes(model);
       model.dispose();
       for (const workers of options.workers) {
