@@ -1,0 +1,245 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { initEngine, tf } from '../index.js';
+import { registerWasmKernels, shippedWasmKernel, WASM_GRADIENT_KERNELS } from './index.js';
+
+/** max|a − b| / max(max|b|, 1e-6): the error relative to the reference's largest magnitude. */
+function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, 'gradient sizes differ');
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / Math.max(scale, 1e-6);
+}
+
+/** Deterministic values in [-1, 1) (a 32-bit LCG), so a failing case reproduces. */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+
+interface Case {
+  kind: 'conv2d' | 'depthwise';
+  batch: number;
+  h: number;
+  w: number;
+  inC: number;
+  /** Output channels (conv2d) or channel multiplier (depthwise). */
+  out: number;
+  k: [number, number];
+  strides: [number, number];
+  pad: Pad;
+  dilations?: [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+const name = (c: Case): string =>
+  `${c.kind} x=[${c.batch},${c.h},${c.w},${c.inC}] k=${c.k.join('x')}×${c.out} s=${c.strides.join(',')} pad=${JSON.stringify(c.pad)}` +
+  (c.dilations ? ` d=${c.dilations.join(',')}` : '') +
+  (c.dimRoundingMode ? ` round=${c.dimRoundingMode}` : '');
+
+/** Gradients of Σ conv(x, f) · r with respect to x and f, read back as arrays. */
+function gradients(c: Case, seed: number): { dx: Float32Array; df: Float32Array } {
+  const filterShape: [number, number, number, number] = [c.k[0], c.k[1], c.inC, c.out];
+  const xShape: [number, number, number, number] = [c.batch, c.h, c.w, c.inC];
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(c.batch * c.h * c.w * c.inC, seed), xShape);
+    const f = tf.tensor4d(values(filterShape.reduce((a, b) => a * b), seed + 1), filterShape);
+    const conv = (xi: tf.Tensor4D, fi: tf.Tensor4D): tf.Tensor4D =>
+      c.kind === 'conv2d'
+        ? tf.conv2d(xi, fi, c.strides, c.pad, 'NHWC', 1, c.dimRoundingMode)
+        : tf.depthwiseConv2d(xi, fi, c.strides, c.pad, 'NHWC', c.dilations ?? 1, c.dimRoundingMode);
+    const y = conv(x, f);
+    const r = tf.tensor(values(y.size, seed + 2), y.shape);
+    const [dx, df] = tf.grads((xi, fi) => tf.sum(tf.mul(conv(xi as tf.Tensor4D, fi as tf.Tensor4D), r)))([x, f]);
+    return { dx: dx.dataSync() as Float32Array, df: df.dataSync() as Float32Array };
+  });
+}
+
+/** Runs one kernel directly (for attributes the tfjs gradients never produce: dilation, NCHW). */
+function runKernel(kernelName: string, inputs: Record<string, { shape: number[]; seed: number }>, attrs: Record<string, unknown>): Float32Array {
+  return tf.tidy(() => {
+    const tensors: Record<string, tf.Tensor> = {};
+    for (const [key, { shape, seed }] of Object.entries(inputs)) {
+      tensors[key] = tf.tensor(values(shape.reduce((a, b) => a * b), seed), shape);
+    }
+    const out = tf.engine().runKernel(kernelName, tensors, attrs as never) as tf.Tensor;
+    return out.dataSync() as Float32Array;
+  });
+}
+
+const TOLERANCE = 1e-4;
+
+/** kernel 1/3/5 × stride 1/2 × same/valid, on odd sizes, batches 1 and 3, several channel counts. */
+function grid(kind: 'conv2d' | 'depthwise', out: number[]): Case[] {
+  const cases: Case[] = [];
+  const sizes = [7, 9, 11];
+  const channels = [1, 3, 4];
+  let i = 0;
+  for (const k of [1, 3, 5]) {
+    for (const s of [1, 2]) {
+      for (const pad of ['same', 'valid'] as const) {
+        const size = sizes[i % sizes.length];
+        cases.push({
+          kind,
+          batch: i % 2 === 0 ? 1 : 3,
+          h: size,
+          w: sizes[(i + 1) % sizes.length],
+          inC: channels[i % channels.length],
+          out: out[i % out.length],
+          k: [k, k],
+          strides: [s, s],
+          pad,
+        });
+        i++;
+      }
+    }
+  }
+  return cases;
+}
+
+const CASES: Case[] = [
+  ...grid('conv2d', [2, 5, 8]),
+  ...grid('depthwise', [1, 2]),
+  // Rectangular filters and strides, numeric and explicit padding, rounding, stride 3.
+  { kind: 'conv2d', batch: 2, h: 9, w: 8, inC: 3, out: 4, k: [3, 2], strides: [2, 1], pad: 'same' },
+  { kind: 'conv2d', batch: 2, h: 11, w: 10, inC: 2, out: 3, k: [5, 3], strides: [3, 2], pad: 'valid' },
+  { kind: 'conv2d', batch: 1, h: 9, w: 9, inC: 2, out: 3, k: [3, 3], strides: [2, 2], pad: 1, dimRoundingMode: 'ceil' },
+  { kind: 'conv2d', batch: 2, h: 7, w: 9, inC: 3, out: 2, k: [3, 3], strides: [2, 2], pad: [[0, 0], [3, 0], [1, 2], [0, 0]] },
+  { kind: 'conv2d', batch: 1, h: 8, w: 8, inC: 16, out: 32, k: [3, 3], strides: [2, 2], pad: 'same' },
+  { kind: 'depthwise', batch: 1, h: 10, w: 11, inC: 2, out: 1, k: [2, 4], strides: [2, 3], pad: 'same' },
+  { kind: 'depthwise', batch: 2, h: 9, w: 9, inC: 4, out: 2, k: [3, 3], strides: [2, 2], pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
+];
+
+describe('wasm gradient kernels', () => {
+  const reference = new Map<string, { dx: Float32Array; df: Float32Array }>();
+
+  before(async () => {
+    await initEngine('cpu');
+    CASES.forEach((c, i) => reference.set(name(c), gradients(c, 1000 + 17 * i)));
+    await initEngine('wasm');
+  });
+
+  it('replaces the shipped Conv2DBackpropInput and registers all four kernels, idempotently', () => {
+    registerWasmKernels();
+    registerWasmKernels();
+    for (const kernelName of WASM_GRADIENT_KERNELS) assert.ok(tf.getKernel(kernelName, 'wasm'), kernelName);
+    assert.ok(shippedWasmKernel('Conv2DBackpropInput'), 'the shipped kernel is kept for benchmarks');
+    assert.notEqual(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc, shippedWasmKernel('Conv2DBackpropInput')?.kernelFunc);
+  });
+
+  for (const [i, c] of CASES.entries()) {
+    it(`matches the cpu gradients: ${name(c)}`, () => {
+      assert.equal(tf.getBackend(), 'wasm');
+      const ref = reference.get(name(c));
+      assert.ok(ref);
+      const got = gradients(c, 1000 + 17 * i);
+      const ex = relativeError(got.dx, ref.dx);
+      const ef = relativeError(got.df, ref.df);
+      assert.ok(ex < TOLERANCE, `input gradient relative error ${ex}`);
+      assert.ok(ef < TOLERANCE, `filter gradient relative error ${ef}`);
+    });
+  }
+
+  it('handles NCHW as the cpu kernels do', async () => {
+    const direct: Array<[string, Record<string, { shape: number[]; seed: number }>, Record<string, unknown>]> = [
+      [
+        'Conv2DBackpropInput',
+        { dy: { shape: [2, 4, 5, 5], seed: 1 }, filter: { shape: [3, 3, 2, 4], seed: 2 } },
+        { inputShape: [2, 2, 9, 9], strides: [2, 2], pad: 'same', dataFormat: 'NCHW' },
+      ],
+      [
+        'Conv2DBackpropFilter',
+        { x: { shape: [2, 2, 9, 9], seed: 3 }, dy: { shape: [2, 4, 5, 5], seed: 4 } },
+        { filterShape: [3, 3, 2, 4], strides: [2, 2], pad: 'same', dataFormat: 'NCHW' },
+      ],
+    ];
+    for (const [kernelName, inputs, attrs] of direct) {
+      await initEngine('cpu');
+      const ref = runKernel(kernelName, inputs, attrs);
+      await initEngine('wasm');
+      const got = runKernel(kernelName, inputs, attrs);
+      const err = relativeError(got, ref);
+      assert.ok(err < TOLERANCE, `${kernelName} ${JSON.stringify(attrs)}: relative error ${err}`);
+    }
+  });
+
+  // tfjs's gradients refuse dilation and the cpu kernels ignore it, so the reference is the cpu
+  // gradient of the same convolution with the filter's zeros written out (dilation 1).
+  for (const pad of ['same', 'valid'] as const) {
+    it(`supports dilated depthwise gradients (pad ${pad}), called directly`, async () => {
+      const [n, h, w, c, mult, kh, kw, dh, dw] = [2, 11, 10, 3, 2, 3, 2, 2, 3];
+      const fh = (kh - 1) * dh + 1;
+      const fw = (kw - 1) * dw + 1;
+      const xv = values(n * h * w * c, 11);
+      const fv = values(kh * kw * c * mult, 12);
+      const wide = new Float32Array(fh * fw * c * mult);
+      for (let p = 0; p < kh; p++) {
+        for (let q = 0; q < kw; q++) {
+          const src = (p * kw + q) * c * mult;
+          wide.set(fv.subarray(src, src + c * mult), (p * dh * fw + q * dw) * c * mult);
+        }
+      }
+      await initEngine('cpu');
+      const ref = tf.tidy(() => {
+        const x = tf.tensor4d(xv, [n, h, w, c]);
+        const f = tf.tensor4d(wide, [fh, fw, c, mult]);
+        const y = tf.depthwiseConv2d(x, f, 1, pad);
+        const r = tf.tensor(values(y.size, 13), y.shape);
+        const [dx, dfWide] = tf.grads((xi, fi) => tf.sum(tf.mul(tf.depthwiseConv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, 1, pad), r)))([x, f]);
+        const dfw = dfWide.dataSync();
+        const df = new Float32Array(kh * kw * c * mult);
+        for (let p = 0; p < kh; p++) {
+          for (let q = 0; q < kw; q++) {
+            const src = (p * dh * fw + q * dw) * c * mult;
+            df.set(dfw.subarray(src, src + c * mult), (p * kw + q) * c * mult);
+          }
+        }
+        return { dx: dx.dataSync() as Float32Array, df, dyShape: y.shape };
+      });
+      await initEngine('wasm');
+      const attrs = { strides: [1, 1], pad, dilations: [dh, dw] };
+      const dy = { shape: ref.dyShape, seed: 13 };
+      const dx = runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: { shape: [kh, kw, c, mult], seed: 12 } }, { ...attrs, inputShape: [n, h, w, c] });
+      const df = runKernel('DepthwiseConv2dNativeBackpropFilter', { x: { shape: [n, h, w, c], seed: 11 }, dy }, { ...attrs, filterShape: [kh, kw, c, mult] });
+      assert.ok(relativeError(dx, ref.dx) < TOLERANCE, `input gradient relative error ${relativeError(dx, ref.dx)}`);
+      assert.ok(relativeError(df, ref.df) < TOLERANCE, `filter gradient relative error ${relativeError(df, ref.df)}`);
+    });
+  }
+
+  it('leaks no tensors and no wasm data over 100 gradient steps', () => {
+    assert.equal(tf.getBackend(), 'wasm');
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const x = tf.tensor4d(values(2 * 9 * 9 * 4, 1), [2, 9, 9, 4]);
+    const f = tf.variable(tf.tensor4d(values(3 * 3 * 4 * 6, 2), [3, 3, 4, 6]));
+    const fd = tf.variable(tf.tensor4d(values(3 * 3 * 6 * 2, 3), [3, 3, 6, 2]));
+    const step = (): void => {
+      tf.tidy(() => {
+        const loss = (xi: tf.Tensor4D): tf.Scalar =>
+          tf.sum(tf.depthwiseConv2d(tf.relu(tf.conv2d(xi, f, 2, 'same')), fd, 2, 'valid'));
+        const { grads } = tf.variableGrads(() => loss(x));
+        const dx = tf.grad((xi) => loss(xi as tf.Tensor4D))(x);
+        f.assign(tf.sub(f, tf.mul(grads[f.name], 1e-3)));
+        fd.assign(tf.sub(fd, tf.mul(grads[fd.name], 1e-3)));
+        dx.dataSync();
+      });
+    };
+    step();
+    const tensors = tf.memory().numTensors;
+    const dataIds = backend.numDataIds();
+    for (let i = 0; i < 100; i++) step();
+    assert.equal(tf.memory().numTensors, tensors, 'engine tensors');
+    assert.equal(backend.numDataIds(), dataIds, 'wasm backend data ids');
+    tf.dispose([x, f, fd]);
+  });
+});
