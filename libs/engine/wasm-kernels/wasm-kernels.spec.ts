@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { initEngine, tf } from '../index.js';
-import { registerWasmKernels, shippedWasmKernel, WASM_GRADIENT_KERNELS } from './index.js';
+import { registerWasmKernels, shippedWasmKernel, WASM_KERNELS } from './index.js';
 
 /** max|a − b| / max(max|b|, 1e-6): the error relative to the reference's largest magnitude. */
 function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -133,7 +133,7 @@ describe('wasm gradient kernels', () => {
   it('replaces the shipped Conv2DBackpropInput and registers all four kernels, idempotently', () => {
     registerWasmKernels();
     registerWasmKernels();
-    for (const kernelName of WASM_GRADIENT_KERNELS) assert.ok(tf.getKernel(kernelName, 'wasm'), kernelName);
+    for (const kernelName of WASM_KERNELS) assert.ok(tf.getKernel(kernelName, 'wasm'), kernelName);
     assert.ok(shippedWasmKernel('Conv2DBackpropInput'), 'the shipped kernel is kept for benchmarks');
     assert.notEqual(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc, shippedWasmKernel('Conv2DBackpropInput')?.kernelFunc);
   });
@@ -216,6 +216,37 @@ describe('wasm gradient kernels', () => {
       assert.ok(relativeError(df, ref.df) < TOLERANCE, `filter gradient relative error ${relativeError(df, ref.df)}`);
     });
   }
+
+  it('reduces over leading and middle axes (Sum, Mean) as the cpu backend does', async () => {
+    const shape = [3, 5, 7, 4];
+    const axesCases: Array<[number | number[], boolean]> = [
+      [[0, 1, 2], false],
+      [[1, 2], true],
+      [0, false],
+      [[-3, -2], false],
+      [[0, 2], false],
+      [3, true],
+      [[0, 1, 2, 3], false],
+    ];
+    const compute = (): Float32Array[] =>
+      tf.tidy(() => {
+        const x = tf.tensor(values(3 * 5 * 7 * 4, 21), shape);
+        const xi = tf.cast(tf.mul(x, 10), 'int32');
+        return axesCases.flatMap(([axis, keepDims]) => [
+          tf.sum(x, axis, keepDims).dataSync() as Float32Array,
+          tf.mean(x, axis, keepDims).dataSync() as Float32Array,
+          Float32Array.from(tf.sum(xi, axis, keepDims).dataSync()),
+        ]);
+      });
+    await initEngine('cpu');
+    const ref = compute();
+    await initEngine('wasm');
+    const got = compute();
+    ref.forEach((r, i) => {
+      const err = relativeError(got[i], r);
+      assert.ok(err < 1e-5, `case ${JSON.stringify(axesCases[Math.floor(i / 3)])} #${i % 3}: relative error ${err}`);
+    });
+  });
 
   it('leaks no tensors and no wasm data over 100 gradient steps', () => {
     assert.equal(tf.getBackend(), 'wasm');

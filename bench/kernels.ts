@@ -1,0 +1,202 @@
+/**
+ * Benchmark of the wasm gradient kernels on the reference CNN.
+ *
+ *   npx tsc -p . && node dist/bench/kernels.js [--batch 64] [--steps 10] [--warmup 3] [--repeats 3] [--json]
+ *
+ * Reference CNN (tfjs-layers, run through `model.apply`): 32×32×3 → conv3×3 32 (stride 1, same,
+ * relu) → conv3×3 64 stride 2 (same, relu) → conv3×3 128 stride 2 (same, relu) → global average
+ * pool → dense 10. Prints, in images per second (median over repeats of `steps` timed steps after
+ * `warmup` untimed ones; the first wasm steps run before V8 tiers the module up):
+ * - train: forward + gradients of softmax cross-entropy for every weight (tf.variableGrads) + SGD;
+ * - input-grad: gradient of the same loss with respect to the input only (tf.grad);
+ * and, per convolution of the model, the milliseconds of the forward Conv2D, of our
+ * Conv2DBackpropInput and Conv2DBackpropFilter, and of the Conv2DBackpropInput wasm ships.
+ * One thread (tfjs wasm runs no threads in Node).
+ */
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { initEngine, tf, tfl } from '../libs/engine/index.js';
+import { shippedWasmKernel } from '../libs/engine/wasm-kernels/index.js';
+
+interface Options {
+  batch: number;
+  steps: number;
+  warmup: number;
+  repeats: number;
+  json: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const opts: Options = { batch: 64, steps: 10, warmup: 3, repeats: 3, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag === '--json') {
+      opts.json = true;
+      continue;
+    }
+    const key = flag.replace(/^--/, '') as keyof Options;
+    const value = Number(argv[++i]);
+    if (!(key in opts) || key === 'json' || !Number.isInteger(value) || value < 1) {
+      throw new Error(`usage: kernels.js [--batch N] [--steps N] [--warmup N] [--repeats N] [--json]; bad ${flag}`);
+    }
+    opts[key] = value;
+  }
+  return opts;
+}
+
+function buildReferenceCnn(): tfl.Sequential {
+  const model = tfl.sequential();
+  model.add(tfl.layers.conv2d({ inputShape: [32, 32, 3], filters: 32, kernelSize: 3, padding: 'same', activation: 'relu' }));
+  model.add(tfl.layers.conv2d({ filters: 64, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }));
+  model.add(tfl.layers.conv2d({ filters: 128, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }));
+  model.add(tfl.layers.globalAveragePooling2d({}));
+  model.add(tfl.layers.dense({ units: 10 }));
+  return model;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Median over `repeats` of the mean milliseconds per call of `fn`, after `warmup` calls. */
+function timeMs(fn: () => void, opts: Pick<Options, 'steps' | 'warmup' | 'repeats'>): number {
+  for (let i = 0; i < opts.warmup; i++) fn();
+  const runs: number[] = [];
+  for (let r = 0; r < opts.repeats; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < opts.steps; i++) fn();
+    runs.push((performance.now() - t0) / opts.steps);
+  }
+  return median(runs);
+}
+
+function modelThroughput(opts: Options): { trainImgS: number; inputGradImgS: number } {
+  const model = buildReferenceCnn();
+  const optimizer = tf.train.sgd(0.01);
+  const x = tf.randomUniform([opts.batch, 32, 32, 3]);
+  const labels = tf.oneHot(tf.randomUniform([opts.batch], 0, 10, 'int32') as tf.Tensor1D, 10);
+  const loss = (input: tf.Tensor, training: boolean): tf.Scalar =>
+    tf.losses.softmaxCrossEntropy(labels, model.apply(input, { training }) as tf.Tensor) as tf.Scalar;
+
+  const trainStep = (): void => {
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => loss(x, true));
+      optimizer.applyGradients(grads);
+      value.dataSync();
+    });
+  };
+  const inputGradStep = (): void => {
+    tf.tidy(() => {
+      tf.grad((input) => loss(input, false))(x).dataSync();
+    });
+  };
+  const trainMs = timeMs(trainStep, opts);
+  const inputGradMs = timeMs(inputGradStep, opts);
+  tf.dispose([x, labels]);
+  model.dispose();
+  optimizer.dispose();
+  return { trainImgS: (opts.batch * 1000) / trainMs, inputGradImgS: (opts.batch * 1000) / inputGradMs };
+}
+
+interface KernelTiming {
+  layer: string;
+  forwardMs: number;
+  backpropInputMs: number;
+  shippedBackpropInputMs: number | null;
+  backpropFilterMs: number;
+}
+
+/**
+ * Per-kernel timings on the model's convolution shapes. Every call gets a new dy (and filter), as
+ * in training, so XNNPACK repacks its operands each time as it does there.
+ */
+function kernelTimings(opts: Options): KernelTiming[] {
+  const layers: Array<{ layer: string; x: number[]; f: number[]; s: number }> = [
+    { layer: 'conv1 32x32x3→32', x: [opts.batch, 32, 32, 3], f: [3, 3, 3, 32], s: 1 },
+    { layer: 'conv2 32x32x32→64 s2', x: [opts.batch, 32, 32, 32], f: [3, 3, 32, 64], s: 2 },
+    { layer: 'conv3 16x16x64→128 s2', x: [opts.batch, 16, 16, 64], f: [3, 3, 64, 128], s: 2 },
+  ];
+  const backend = tf.backend();
+  const run = (kernelName: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown>, shipped = false): void => {
+    const config = shipped ? shippedWasmKernel(kernelName) : tf.getKernel(kernelName, 'wasm');
+    if (!config) throw new Error(`no wasm kernel ${kernelName}`);
+    const out = config.kernelFunc({ inputs: inputs as never, backend, attrs: attrs as never }) as TensorInfo;
+    backend.disposeData(out.dataId);
+  };
+  const fresh = (shape: number[]) => (): tf.Tensor => tf.randomNormal(shape);
+  /** Times `fn(freshInputs)` with the creation of the inputs left out. */
+  const timeWithFresh = (makers: Array<() => tf.Tensor>, fn: (ts: tf.Tensor[]) => void, reps: number): number => {
+    const ms: number[] = [];
+    for (let i = 0; i < opts.warmup + reps; i++) {
+      const ts = makers.map((m) => m());
+      const t0 = performance.now();
+      fn(ts);
+      if (i >= opts.warmup) ms.push(performance.now() - t0);
+      tf.dispose(ts);
+    }
+    return median(ms);
+  };
+  const reps = opts.steps;
+  return layers.map(({ layer, x: xShape, f: fShape, s }) => {
+    const x = tf.randomNormal(xShape);
+    const outShape = [opts.batch, xShape[1] / s, xShape[2] / s, fShape[3]];
+    const common = { strides: [s, s], pad: 'same', dataFormat: 'NHWC' };
+    const forwardMs = timeWithFresh([fresh(fShape)], ([f]) => run('Conv2D', { x, filter: f }, { ...common, dilations: [1, 1] }), reps);
+    const backpropInputMs = timeWithFresh(
+      [fresh(outShape), fresh(fShape)],
+      ([dy, f]) => run('Conv2DBackpropInput', { dy, filter: f }, { ...common, inputShape: xShape }),
+      reps,
+    );
+    const shippedBackpropInputMs = shippedWasmKernel('Conv2DBackpropInput')
+      ? timeWithFresh(
+          [fresh(outShape), fresh(fShape)],
+          ([dy, f]) => run('Conv2DBackpropInput', { dy, filter: f }, { ...common, inputShape: xShape }, true),
+          Math.min(reps, 3),
+        )
+      : null;
+    const backpropFilterMs = timeWithFresh(
+      [fresh(outShape)],
+      ([dy]) => run('Conv2DBackpropFilter', { x, dy }, { ...common, filterShape: fShape }),
+      reps,
+    );
+    x.dispose();
+    return { layer, forwardMs, backpropInputMs, shippedBackpropInputMs, backpropFilterMs };
+  });
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const engine = await initEngine('wasm');
+  const kernels = kernelTimings(opts);
+  const model = modelThroughput(opts);
+  const result = {
+    model: 'ref-cnn',
+    backend: engine.backend,
+    device: engine.device,
+    batch: opts.batch,
+    train_img_s: Number(model.trainImgS.toFixed(1)),
+    input_grad_img_s: Number(model.inputGradImgS.toFixed(1)),
+    kernels: kernels.map((k) => ({
+      layer: k.layer,
+      forward_ms: Number(k.forwardMs.toFixed(2)),
+      backprop_input_ms: Number(k.backpropInputMs.toFixed(2)),
+      shipped_backprop_input_ms: k.shippedBackpropInputMs === null ? null : Number(k.shippedBackpropInputMs.toFixed(2)),
+      backprop_filter_ms: Number(k.backpropFilterMs.toFixed(2)),
+    })),
+  };
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const lines = [
+    `ref-cnn on ${engine.backend} (${engine.device}), batch ${opts.batch}, one thread`,
+    `  train step        ${result.train_img_s.toFixed(1)} img/s`,
+    `  input-grad step   ${result.input_grad_img_s.toFixed(1)} img/s`,
+    `  per kernel (ms)   forward  bpInput(ours)  bpInput(shipped)  bpFilter(ours)`,
+    ...result.kernels.map(
+      (k) =>
+        `  ${k.layer.padEnd(24)}${k.forward_ms.toFixed(1).padStart(6)}${k.backprop_input_ms.toFixed(1).padStart(15)}` +
+        `${(k.shipped_backprop_input_ms === null ? '-' : k.shipped_backprop_input_ms.toFixed(1)).padStart(18)}${k.backprop_filter_ms.toFixed(1).padStart(16)}`,
+    ),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+await main();
