@@ -22,7 +22,10 @@ export interface SgdOptions {
 
 /** One momentum buffer, as plain values. */
 export interface SgdBuffer {
-  /** Stable name of the parameter (e.g. `target/conv1/kernel`), checked on import. */
+  /**
+   * Name of the parameter (e.g. `target/conv1/kernel`), for people reading a checkpoint. Imports
+   * match buffers by position and shape, since auto-generated layer names differ between processes.
+   */
   name: string;
   shape: number[];
   values: Float32Array;
@@ -53,7 +56,7 @@ export interface Sgd {
   step(grads: ReadonlyArray<Tensor | undefined>, lr: number): void;
   /** Copies of the momentum buffers and counters. */
   exportState(): Promise<SgdState>;
-  /** Restores state exported from an optimizer over the same parameters (names and shapes checked). */
+  /** Restores state exported from an optimizer over the same parameters (count and shapes checked). */
   importState(state: SgdState): void;
   dispose(): void;
 }
@@ -113,7 +116,7 @@ export function createSgd(variables: readonly Variable[], options: SgdOptions = 
       }
       state.buffers.forEach((b, i) => {
         const shape = buffers[i].shape;
-        if (b.name !== keys[i] || b.shape.length !== shape.length || b.shape.some((d, k) => d !== shape[k])) {
+        if (b.shape.length !== shape.length || b.shape.some((d, k) => d !== shape[k])) {
           throw new TrainingError(
             'corrupt',
             `${where}: buffer ${i} is ${b.name} [${b.shape.join(', ')}]; expected ${keys[i]} [${shape.join(', ')}]`,

@@ -1,0 +1,27 @@
+/**
+ * LBGAT (Cui et al., arXiv:2011.11164, "Learnable Boundary Guided Adversarial Training"):
+ * CE(z_g(x), y) + MSE(z_t(x'), z_g(x)) + β·KL(p_t(x) ‖ p_t(x')), β = 0 by default (6 is the
+ * paper's TRADES-style variant). The guidance model is co-trained with the target by one optimizer.
+ * Inner max: TRADES' KL-PGD on the target (anchored on its own clean prediction), α = ε·0.007/0.031.
+ */
+import { TrainingError } from './errors.js';
+import { klPgdExamples } from './inner-max.js';
+import { lbgatLoss } from './losses.js';
+import { logitsOf, type TrainingMethod } from './method.js';
+import { KL_ALPHA_RATIO } from './trades.js';
+
+export const lbgat: TrainingMethod = {
+  name: 'lbgat',
+  summary: 'LBGAT: CE(z_g(x), y) + MSE(z_t(x\'), z_g(x)) + β·KL(p_t(x) ‖ p_t(x\')), β = 0, guidance co-trained',
+  usesGuidance: true,
+  weight: { name: 'beta', default: 0 },
+  defaultAlpha: (eps) => eps * KL_ALPHA_RATIO,
+  perturb: async ({ target }, x, _labels, s) => klPgdExamples(target, x, s),
+  loss({ target, guidance }, { x, xAdv, yOneHot }, { beta }) {
+    if (!xAdv || !guidance) throw new TrainingError('invalid-argument', 'lbgat needs a guidance model and adversarial examples');
+    const zg = logitsOf(guidance, x, true);
+    const zAdv = logitsOf(target, xAdv, true);
+    const zClean = beta === 0 ? undefined : logitsOf(target, x, true);
+    return lbgatLoss(zg, zAdv, zClean, yOneHot, beta);
+  },
+};

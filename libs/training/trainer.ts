@@ -1,0 +1,274 @@
+/**
+ * The trainer loop shared by every method: epochs of seeded (optionally augmented) batches, one
+ * `TrainingStep` per batch with the scheduled learning rate and ε, a held-out check after each
+ * epoch (clean and PGD accuracy, collapse detection), then a checkpoint.
+ *
+ * Determinism: the batch order and augmentation are functions of (seed, epoch, batch) (libs/data);
+ * the random starts of the inner maximisation use a per-epoch seed drawn from the trainer's RNG,
+ * whose state is checkpointed. So a run resumed from a checkpoint repeats the uninterrupted run's
+ * arithmetic, except for dropout (tfjs draws dropout masks from an unseeded generator): models with
+ * dropout (small-cnn's default 0.5) resume statistically, not bit-for-bit.
+ */
+import { tf } from '../engine/index.js';
+import { AttackError } from '../attacks/index.js';
+import { countBatches, createRng, deriveSeed, iterateBatches, takeDataset } from '../data/index.js';
+import {
+  checkpointKey,
+  openCheckpoint,
+  publishCheckpoint,
+  readPointer,
+  writeCheckpoint,
+  type EpochRecord,
+  type TrainingState,
+  CHECKPOINT_VERSION,
+} from './checkpoint.js';
+import { describeConfig, resolveTrainConfig, type TrainConfig, type TrainOptions } from './config.js';
+import { TrainingError } from './errors.js';
+import { detectCollapse, evaluateHeldOut, type Collapse } from './evaluate.js';
+import type { TrainingEvent } from './events.js';
+import type { MethodModels, MethodName } from './method.js';
+import { epsilonAt, learningRate } from './schedules.js';
+import { createSgd, type Sgd } from './sgd.js';
+import { collectParameters, createTrainingStep } from './step.js';
+
+export interface TrainingResult {
+  method: MethodName;
+  /** Epochs configured, and epochs completed (including those before a resumption). */
+  epochs: number;
+  completedEpochs: number;
+  history: EpochRecord[];
+  /** Held-out accuracy of the final model (the last epoch's check; NaN when evaluation is off). */
+  cleanAccuracy: number;
+  robustAccuracy: number;
+  /** Best non-collapsed epoch by held-out robust accuracy. */
+  best: { epoch: number; robustAccuracy: number } | null;
+  /** Whether the final model is collapsed; `collapse` says how. */
+  collapsed: boolean;
+  collapse?: Collapse;
+  /** Readable warnings (collapses, with their epochs). */
+  warnings: string[];
+  /** Wall-clock seconds of this call. */
+  seconds: number;
+  /** Completed epochs found in the checkpoint this call resumed from. */
+  resumedFrom?: number;
+  /** URIs of the latest and best checkpoint folders, when checkpoints were written. */
+  checkpoints?: { latest: string; best: string | null };
+}
+
+function aborted(signal: AbortSignal | undefined): TrainingError {
+  return new TrainingError('aborted', 'training aborted; the last completed epoch is checkpointed', { cause: signal?.reason });
+}
+
+/** Turns an attack's abort into the trainer's. */
+async function guard<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (AttackError.is(error, 'aborted') || (signal?.aborted && error === signal.reason)) throw aborted(signal);
+    throw error;
+  }
+}
+
+interface RunState {
+  history: EpochRecord[];
+  best: TrainingState['best'];
+  startEpoch: number;
+  resumedFrom: number | undefined;
+}
+
+async function restore(c: TrainConfig, models: MethodModels, optimizer: Sgd, rng: ReturnType<typeof createRng>): Promise<RunState> {
+  const fresh: RunState = { history: [], best: null, startEpoch: 0, resumedFrom: undefined };
+  if (!c.resume || !c.checkpoints) return fresh;
+  const pointer = await readPointer(c.checkpoints, 'latest');
+  if (!pointer) return fresh;
+  const ckpt = await openCheckpoint(c.checkpoints, pointer.key);
+  if (ckpt.state.method !== c.method.name) {
+    throw new TrainingError('invalid-argument', `resume: ${ckpt.uri} is a ${ckpt.state.method} run, not ${c.method.name}`, { field: 'resume' });
+  }
+  await ckpt.restoreModels(models);
+  optimizer.importState(ckpt.optimizerState());
+  rng.setState(ckpt.state.rng);
+  c.onEvent?.({ type: 'resumed', epoch: ckpt.state.epoch, uri: ckpt.uri });
+  return { history: ckpt.state.history, best: ckpt.state.best, startEpoch: ckpt.state.epoch, resumedFrom: ckpt.state.epoch };
+}
+
+/**
+ * Trains `options.target` (and co-trains `options.guidance` for lbgat / d2r) in place. Validates
+ * every option first (`TrainingError` `invalid-argument`, nothing done); honours `signal` between
+ * batches (`aborted`); reports progress through `onEvent`.
+ */
+export async function train(options: TrainOptions): Promise<TrainingResult> {
+  const c = resolveTrainConfig(options);
+  const started = performance.now();
+  const models: MethodModels = { target: c.target, guidance: c.guidance };
+  const { variables, names } = collectParameters(models);
+  const optimizer = createSgd(variables, { momentum: c.momentum, weightDecay: c.weightDecay }, names);
+  const emit = (e: TrainingEvent) => c.onEvent?.(e);
+  try {
+    const rng = createRng(c.seed);
+    const run = await restore(c, models, optimizer, rng);
+    const { history } = run;
+    let best = run.best;
+    const step = createTrainingStep({ method: c.method, models, optimizer, weights: c.weights, numClasses: c.numClasses });
+    const heldOut = c.heldOut && c.evalSize > 0 ? takeDataset(c.heldOut, c.evalSize) : undefined;
+    const batches = countBatches(c.train.size, c.batchSize);
+    const config = describeConfig(c);
+    let trainSecondsTotal = 0;
+    let batchesDone = 0;
+    let lastEvalSeconds = 0;
+    const etaSeconds = (epoch: number, batchInEpoch: number) => {
+      const perBatch = batchesDone > 0 ? trainSecondsTotal / batchesDone : 0;
+      const left = (c.epochs - epoch - 1) * batches + (batches - batchInEpoch);
+      return perBatch * left + lastEvalSeconds * (c.epochs - epoch);
+    };
+
+    for (let epoch = run.startEpoch; epoch < c.epochs; epoch++) {
+      const epochSeed = rng.nextUint32();
+      let lossSum = 0;
+      let windowLoss = 0;
+      let windowBatches = 0;
+      let windowImages = 0;
+      let windowStart = performance.now();
+      let epochImages = 0;
+      let lr = c.lr;
+      let eps = c.eps;
+      const epochStart = performance.now();
+      for (const batch of iterateBatches(c.train, { batchSize: c.batchSize, shuffle: true, seed: c.seed, epoch, augment: c.augment })) {
+        if (c.signal?.aborted) throw aborted(c.signal);
+        const b = batch.batchIndex;
+        const position = { epoch, batch: b, batches, epochs: c.epochs };
+        lr = learningRate(c.schedule, c.lr, position);
+        eps = epsilonAt(c.eps, c.epsWarmupEpochs, position);
+        const x = tf.tensor4d(batch.x, batch.shape, 'float32');
+        const y = tf.tensor1d(batch.y, 'int32');
+        const stepStart = performance.now();
+        let loss: number;
+        try {
+          ({ loss } = await guard(c.signal, () =>
+            step(x, y, batch.y, {
+              lr,
+              eps,
+              alpha: (c.alpha * eps) / c.eps,
+              steps: c.steps,
+              seed: deriveSeed(epochSeed, b),
+              ...(c.signal ? { signal: c.signal } : {}),
+            }),
+          ));
+        } finally {
+          x.dispose();
+          y.dispose();
+        }
+        trainSecondsTotal += (performance.now() - stepStart) / 1000;
+        batchesDone++;
+        lossSum += loss;
+        windowLoss += loss;
+        windowBatches++;
+        windowImages += batch.y.length;
+        epochImages += batch.y.length;
+        if (windowBatches >= c.progressEvery || b === batches - 1) {
+          const now = performance.now();
+          emit({
+            type: 'batch',
+            epoch: epoch + 1,
+            epochs: c.epochs,
+            batch: b + 1,
+            batches,
+            loss: windowLoss / windowBatches,
+            lr,
+            eps,
+            imagesPerSecond: windowImages / Math.max(1e-9, (now - windowStart) / 1000),
+            elapsedSeconds: (now - started) / 1000,
+            etaSeconds: etaSeconds(epoch, b + 1),
+          });
+          windowLoss = 0;
+          windowBatches = 0;
+          windowImages = 0;
+          windowStart = now;
+        }
+        // Let timers and I/O (progress output, abort signals) run between batches.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      const trainSeconds = (performance.now() - epochStart) / 1000;
+      const meanLoss = lossSum / batches;
+
+      const evalStart = performance.now();
+      const metrics = heldOut
+        ? await guard(c.signal, () =>
+            evaluateHeldOut(c.target, heldOut, {
+              eps: c.eps,
+              steps: c.evalSteps,
+              alpha: c.evalAlpha,
+              batchSize: c.evalBatchSize,
+              seed: c.seed,
+              ...(c.signal ? { signal: c.signal } : {}),
+            }),
+          )
+        : undefined;
+      lastEvalSeconds = (performance.now() - evalStart) / 1000;
+      const collapse = detectCollapse(metrics, meanLoss);
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        lr,
+        eps,
+        loss: meanLoss,
+        trainSeconds,
+        evalSeconds: lastEvalSeconds,
+        imagesPerSecond: epochImages / Math.max(1e-9, trainSeconds),
+        evalSize: metrics?.n ?? 0,
+        cleanAccuracy: metrics?.cleanAccuracy ?? NaN,
+        robustAccuracy: metrics?.robustAccuracy ?? NaN,
+        dominantClass: metrics?.dominantClass ?? -1,
+        dominantFraction: metrics?.dominantFraction ?? NaN,
+        ...(collapse ? { collapse } : {}),
+      };
+      history.push(record);
+      if (collapse) emit({ type: 'collapse', epoch: epoch + 1, collapse });
+      const isBest = metrics !== undefined && !collapse && (best === null || metrics.robustAccuracy > best.robustAccuracy);
+      if (isBest) best = { epoch: epoch + 1, robustAccuracy: metrics.robustAccuracy };
+      emit({ type: 'epoch', record, etaSeconds: etaSeconds(epoch, batches) });
+
+      if (c.checkpoints) {
+        const state: TrainingState = {
+          version: CHECKPOINT_VERSION,
+          method: c.method.name,
+          epoch: epoch + 1,
+          rng: rng.getState(),
+          history,
+          best,
+          config,
+        };
+        const key = await writeCheckpoint(c.checkpoints, { models, optimizer, state });
+        await publishCheckpoint(c.checkpoints, { key, epoch: epoch + 1, robustAccuracy: record.robustAccuracy }, isBest);
+        emit({ type: 'checkpoint', epoch: epoch + 1, uri: `${c.checkpoints.uri}/${key}`, best: isBest });
+      }
+    }
+
+    const last = history.at(-1);
+    const warnings = history
+      .filter((r) => r.collapse)
+      .map((r) => `epoch ${r.epoch}: training collapsed (${r.collapse?.reason}): ${r.collapse?.message}`);
+    const result: TrainingResult = {
+      method: c.method.name,
+      epochs: c.epochs,
+      completedEpochs: last?.epoch ?? 0,
+      history,
+      cleanAccuracy: last?.cleanAccuracy ?? NaN,
+      robustAccuracy: last?.robustAccuracy ?? NaN,
+      best,
+      collapsed: last?.collapse !== undefined,
+      ...(last?.collapse ? { collapse: last.collapse } : {}),
+      warnings,
+      seconds: (performance.now() - started) / 1000,
+      ...(run.resumedFrom !== undefined ? { resumedFrom: run.resumedFrom } : {}),
+    };
+    if (c.checkpoints && last) {
+      result.checkpoints = {
+        latest: `${c.checkpoints.uri}/${checkpointKey(last.epoch)}`,
+        best: best ? `${c.checkpoints.uri}/${checkpointKey(best.epoch)}` : null,
+      };
+    }
+    return result;
+  } finally {
+    optimizer.dispose();
+  }
+}
