@@ -116,10 +116,11 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
     let trainSecondsTotal = 0;
     let batchesDone = 0;
     let lastEvalSeconds = 0;
-    const etaSeconds = (epoch: number, batchInEpoch: number) => {
+    /** Seconds left: this epoch's remaining batches (and its check, unless done), then the later epochs. */
+    const etaSeconds = (epoch: number, batchInEpoch: number, checked: boolean) => {
       const perBatch = batchesDone > 0 ? trainSecondsTotal / batchesDone : 0;
-      const left = (c.epochs - epoch - 1) * batches + (batches - batchInEpoch);
-      return perBatch * left + lastEvalSeconds * (c.epochs - epoch);
+      const later = c.epochs - epoch - 1;
+      return perBatch * (later * batches + batches - batchInEpoch) + lastEvalSeconds * (later + (checked ? 0 : 1));
     };
 
     for (let epoch = run.startEpoch; epoch < c.epochs; epoch++) {
@@ -178,7 +179,7 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
             eps,
             imagesPerSecond: windowImages / Math.max(1e-9, (now - windowStart) / 1000),
             elapsedSeconds: (now - started) / 1000,
-            etaSeconds: etaSeconds(epoch, b + 1),
+            etaSeconds: etaSeconds(epoch, b + 1, false),
           });
           windowLoss = 0;
           windowBatches = 0;
@@ -222,10 +223,10 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
         ...(collapse ? { collapse } : {}),
       };
       history.push(record);
-      if (collapse) emit({ type: 'collapse', epoch: epoch + 1, collapse });
       const isBest = metrics !== undefined && !collapse && (best === null || metrics.robustAccuracy > best.robustAccuracy);
       if (isBest) best = { epoch: epoch + 1, robustAccuracy: metrics.robustAccuracy };
-      emit({ type: 'epoch', record, etaSeconds: etaSeconds(epoch, batches) });
+      emit({ type: 'epoch', record, etaSeconds: etaSeconds(epoch, batches, true) });
+      if (collapse) emit({ type: 'collapse', epoch: epoch + 1, collapse });
 
       if (c.checkpoints) {
         const state: TrainingState = {
