@@ -1,0 +1,142 @@
+/**
+ * PGD — Projected Gradient Descent (iterated FGSM with projection, random start and restarts).
+ *
+ * Paper: Madry, Makelov, Schmidt, Tsipras & Vladu, "Towards Deep Learning Models Resistant to
+ * Adversarial Attacks", arXiv:1706.06083. Threat model: white-box, L∞ (sign steps) or L2
+ * (normalised-gradient steps), each iterate projected onto the ε-ball and into the bounds.
+ *
+ * Losses: `ce` (cross-entropy; Madry et al.), `kl` (TRADES, Zhang et al. arXiv:1901.08573:
+ * KL(p(x) ‖ p(x')) with the clean prediction held fixed, via the element-wise kl of ARCHITECTURE.md),
+ * `cw` (Carlini & Wagner margin max_{j≠y} z_j − z_y, arXiv:1608.04644; "CW∞" in the protocol).
+ * Restarts run only on the samples still robust; per sample the first success is kept, else the
+ * highest final loss.
+ *
+ * Example: PGD-20 at ε = 8/255: `createPgd({ steps: 20 }).run(model, x, y, { eps: 8 / 255 })`
+ * (α defaults to ε/4 = 2/255).
+ */
+import { tf, type Tensor4D } from '../engine/index.js';
+import { defineAttack, type StepContext } from './attack.js';
+import { checkFiniteLoss, checkZeroGradient } from './checks.js';
+import { AttackError } from './errors.js';
+import { gradientAbsSums, lossAndGradient, lossValues } from './gradient.js';
+import type { LossFn } from './losses.js';
+import { ascentStep, project } from './norms.js';
+import { objective, PGD_LOSSES, type PgdLoss } from './objectives.js';
+import { boolean, checkKnownKeys, oneOf, positiveInt, positiveNumber } from './options.js';
+import { replaceRows, rowsWhere, sum } from './rows.js';
+import { startingPoint, type StartKind } from './start.js';
+import type { Attack } from './types.js';
+
+export interface PgdOptions {
+  /** Gradient steps per restart. @default 20 */
+  steps?: number;
+  /** Step size in input units (absolute, for every ε). @default eps / 4 */
+  alpha?: number;
+  /**
+   * Start point: `true` — uniform in the ε-ball (Madry et al.); `'normal'` — x + 0.001·N(0, I)
+   * (TRADES); `false` — x itself. @default true
+   */
+  randomStart?: boolean | 'normal';
+  /** Independent random starts; each after the first runs on the samples still robust. @default 1 */
+  restarts?: number;
+  /** Objective to maximise. @default 'ce' */
+  loss?: PgdLoss;
+}
+
+/** PGD options after validation. */
+export interface ResolvedPgdOptions {
+  readonly steps: number;
+  readonly alpha: number | undefined;
+  readonly start: StartKind;
+  readonly restarts: number;
+  readonly loss: PgdLoss;
+}
+
+const KEYS = ['steps', 'alpha', 'randomStart', 'restarts', 'loss'];
+
+export function resolvePgdOptions(name: string, options: PgdOptions, defaults: { steps: number; loss: PgdLoss }): ResolvedPgdOptions {
+  checkKnownKeys(name, options, KEYS);
+  const rs = options.randomStart;
+  const start: StartKind = rs === 'normal' ? 'normal' : boolean(name, 'randomStart', rs, true) ? 'uniform' : 'none';
+  const restarts = positiveInt(name, 'restarts', options.restarts, 1);
+  if (restarts > 1 && start === 'none') {
+    throw new AttackError('invalid-argument', `${name}: restarts > 1 need a random start (randomStart: false makes every restart identical)`, {
+      field: 'restarts',
+    });
+  }
+  return {
+    steps: positiveInt(name, 'steps', options.steps, defaults.steps),
+    alpha: positiveNumber(name, 'alpha', options.alpha, undefined),
+    start,
+    restarts,
+    loss: oneOf(name, 'loss', options.loss, PGD_LOSSES, defaults.loss),
+  };
+}
+
+interface RestartOutcome {
+  xAdv: Tensor4D;
+  success: Uint8Array;
+  loss: Float32Array;
+}
+
+/** One PGD run from a fresh start on every sample of `ctx`. */
+async function singleRun(ctx: StepContext, o: ResolvedPgdOptions, lossFn: LossFn, restart: number): Promise<RestartOutcome> {
+  const alpha = o.alpha ?? ctx.eps / 4;
+  let xAdv = ctx.own(startingPoint(ctx, o.start, restart));
+  for (let step = 0; step < o.steps; step++) {
+    const { grad, loss } = lossAndGradient(ctx.model, xAdv, lossFn);
+    if (step === 0 && restart === 0) {
+      ctx.warn(checkZeroGradient(gradientAbsSums(grad), ctx.attack));
+      ctx.warn(checkFiniteLoss(loss, ctx.attack));
+    }
+    ctx.reportStep(step, sum(loss));
+    const cur = xAdv;
+    const next = tf.tidy(() => project(ascentStep(cur, grad, alpha, ctx.norm), ctx.x, ctx.eps, ctx.norm, ctx.model.bounds));
+    grad.dispose();
+    xAdv = ctx.swap(xAdv, next);
+    await ctx.checkpoint();
+  }
+  const { logits, loss } = lossValues(ctx.model, xAdv, lossFn);
+  ctx.reportStep(o.steps, sum(loss));
+  return { xAdv, success: ctx.isAdversarial(logits), loss };
+}
+
+/** The PGD step logic for resolved options (shared by `pgd` and `cw`). */
+export function pgdSteps(name: string, o: ResolvedPgdOptions) {
+  return {
+    name,
+    norms: ['Linf', 'L2'] as const,
+    targeted: true,
+    async perturb(ctx: StepContext): Promise<Tensor4D> {
+      const first = await singleRun(ctx, o, objective(ctx, o.loss), 0);
+      let best = first.xAdv;
+      const success = first.success;
+      const bestLoss = first.loss;
+      for (let r = 1; r < o.restarts; r++) {
+        const rows = rowsWhere(success, 0);
+        if (rows.length === 0) break;
+        const sub = ctx.subset(rows);
+        try {
+          const out = await singleRun(sub, o, objective(sub, o.loss), r);
+          const take = new Uint8Array(rows.length);
+          rows.forEach((row, j) => {
+            if (out.success[j] || out.loss[j] > bestLoss[row]) {
+              take[j] = 1;
+              success[row] = out.success[j];
+              bestLoss[row] = out.loss[j];
+            }
+          });
+          best = ctx.swap(best, replaceRows(best, rows, out.xAdv, take));
+          out.xAdv.dispose();
+        } finally {
+          sub.release();
+        }
+      }
+      return best;
+    },
+  };
+}
+
+export function createPgd(options: PgdOptions = {}): Attack {
+  return defineAttack(pgdSteps('pgd', resolvePgdOptions('pgd', options, { steps: 20, loss: 'ce' })));
+}
