@@ -78,6 +78,9 @@ describe('harden train', () => {
       [['--method', 'd2r', '--epochs', '0'], /--epochs must be an integer ≥ 1/],
       [['--method', 'pgd-at', '--guidance-arch', 'small-cnn'], /--guidance-arch: method pgd-at uses no guidance model/],
     ];
+    const rerun = harden(['--method', 'd2r', ...common, ...quick, '--epochs', '1', '--out', out]);
+    assert.equal(rerun.code, 2, rerun.stderr);
+    assert.match(rerun.stderr, /--out: .*already holds a run \(3 epochs done\); resume it or write elsewhere/);
     for (const [flags, message] of cases) {
       const args = [...common, ...quick, '--out', pathToFileURL(join(dir, 'bad')).href, ...flags];
       const r = harden(args);

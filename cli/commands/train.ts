@@ -55,6 +55,7 @@ const FLAG_OF: Record<string, string> = {
   evalSteps: '--eval-steps',
   seed: '--seed',
   resume: '--resume',
+  checkpoints: '--out',
   progressEvery: '--progress-every',
 };
 

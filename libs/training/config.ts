@@ -63,7 +63,10 @@ export interface TrainOptions {
   evalAlpha?: number;
   /** Samples per pass in the held-out check. @default 256 */
   evalBatchSize?: number;
-  /** Where checkpoints go (the run's `<out>/checkpoints/` store); none are written without it. */
+  /**
+   * Where checkpoints go (the run's `<out>/checkpoints/` store); none are written without it. A store
+   * that already holds a run (a `latest.json`) is refused unless `resume` is set.
+   */
   checkpoints?: ArtifactStore;
   /** Continue from `checkpoints`' latest checkpoint when there is one (else start fresh). @default false */
   resume?: boolean;

@@ -69,6 +69,9 @@ describe('train', () => {
 
     // Fresh models with other initial weights: everything must come from the checkpoint.
     const second = base({ checkpoints: store, resume: true, target: tinyModel({ seed: 11 }), guidance: tinyModel({ seed: 12 }) });
+    const again = base({ checkpoints: store });
+    await assert.rejects(train(again), (e: unknown) => TrainingError.is(e, 'invalid-argument') && (e as TrainingError).field === 'checkpoints');
+    dispose(again);
     const resumed = await train(second);
     assert.equal(resumed.resumedFrom, 1);
     assert.equal(resumed.completedEpochs, 2);

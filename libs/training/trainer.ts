@@ -78,9 +78,17 @@ interface RunState {
 
 async function restore(c: TrainConfig, models: MethodModels, optimizer: Sgd, rng: ReturnType<typeof createRng>): Promise<RunState> {
   const fresh: RunState = { history: [], best: null, startEpoch: 0, resumedFrom: undefined };
-  if (!c.resume || !c.checkpoints) return fresh;
+  if (!c.checkpoints) return fresh;
   const pointer = await readPointer(c.checkpoints, 'latest');
   if (!pointer) return fresh;
+  if (!c.resume) {
+    // Mixing a new run's epochs with an old run's folders and pointers would corrupt both.
+    throw new TrainingError(
+      'invalid-argument',
+      `checkpoints: ${c.checkpoints.uri} already holds a run (${pointer.epoch} epochs done); resume it or write elsewhere`,
+      { field: 'checkpoints' },
+    );
+  }
   const ckpt = await openCheckpoint(c.checkpoints, pointer.key);
   if (ckpt.state.method !== c.method.name) {
     throw new TrainingError('invalid-argument', `resume: ${ckpt.uri} is a ${ckpt.state.method} run, not ${c.method.name}`, { field: 'resume' });
