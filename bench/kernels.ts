@@ -15,7 +15,7 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { initEngine, tf, tfl } from '../libs/engine/index.js';
-import { shippedWasmKernel } from '../libs/engine/wasm-kernels/index.js';
+import { registerWasmKernels, shippedWasmKernel } from '../libs/engine/wasm-kernels/index.js';
 
 interface Options {
   batch: number;
@@ -67,7 +67,7 @@ function timeMs(fn: () => void, opts: Pick<Options, 'steps' | 'warmup' | 'repeat
   return median(runs);
 }
 
-function modelThroughput(opts: Options): { trainImgS: number; inputGradImgS: number } {
+function modelThroughput(opts: Options, trainToo = true): { trainImgS: number; inputGradImgS: number } {
   const model = buildReferenceCnn();
   const optimizer = tf.train.sgd(0.01);
   const x = tf.randomUniform([opts.batch, 32, 32, 3]);
@@ -87,7 +87,7 @@ function modelThroughput(opts: Options): { trainImgS: number; inputGradImgS: num
       tf.grad((input) => loss(input, false))(x).dataSync();
     });
   };
-  const trainMs = timeMs(trainStep, opts);
+  const trainMs = trainToo ? timeMs(trainStep, opts) : Number.NaN;
   const inputGradMs = timeMs(inputGradStep, opts);
   tf.dispose([x, labels]);
   model.dispose();
@@ -161,11 +161,29 @@ function kernelTimings(opts: Options): KernelTiming[] {
   });
 }
 
+/**
+ * Input-gradient throughput with the Conv2DBackpropInput wasm ships instead of ours (training
+ * cannot run at all without our Conv2DBackpropFilter). Ours are registered again afterwards.
+ */
+function shippedInputGrad(opts: Options): number | null {
+  const shipped = shippedWasmKernel('Conv2DBackpropInput');
+  if (!shipped) return null;
+  tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+  tf.registerKernel(shipped);
+  try {
+    return modelThroughput({ ...opts, warmup: 1, steps: 2, repeats: 1 }, false).inputGradImgS;
+  } finally {
+    tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
+    registerWasmKernels();
+  }
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const engine = await initEngine('wasm');
   const kernels = kernelTimings(opts);
   const model = modelThroughput(opts);
+  const before = shippedInputGrad(opts);
   const result = {
     model: 'ref-cnn',
     backend: engine.backend,
@@ -173,6 +191,7 @@ async function main(): Promise<void> {
     batch: opts.batch,
     train_img_s: Number(model.trainImgS.toFixed(1)),
     input_grad_img_s: Number(model.inputGradImgS.toFixed(1)),
+    input_grad_img_s_shipped_backprop_input: before === null ? null : Number(before.toFixed(1)),
     kernels: kernels.map((k) => ({
       layer: k.layer,
       forward_ms: Number(k.forwardMs.toFixed(2)),
@@ -188,7 +207,8 @@ async function main(): Promise<void> {
   const lines = [
     `ref-cnn on ${engine.backend} (${engine.device}), batch ${opts.batch}, one thread`,
     `  train step        ${result.train_img_s.toFixed(1)} img/s`,
-    `  input-grad step   ${result.input_grad_img_s.toFixed(1)} img/s`,
+    `  input-grad step   ${result.input_grad_img_s.toFixed(1)} img/s` +
+      (before === null ? '' : ` (${before.toFixed(1)} img/s with the shipped Conv2DBackpropInput)`),
     `  per kernel (ms)   forward  bpInput(ours)  bpInput(shipped)  bpFilter(ours)`,
     ...result.kernels.map(
       (k) =>

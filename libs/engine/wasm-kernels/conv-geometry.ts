@@ -81,6 +81,14 @@ export function convGeometry(
   };
 }
 
+/** Throws unless dy (NHWC) has the forward convolution's output shape. */
+export function assertDyShape(geo: ConvGeometry, dyShape: readonly number[]): void {
+  const expected = [geo.batch, geo.outH, geo.outW, geo.outC];
+  if (dyShape.length !== 4 || dyShape.some((d, i) => d !== expected[i])) {
+    throw new Error(`dy has shape [${dyShape}] (NHWC), expected [${expected}] for this convolution`);
+  }
+}
+
 /**
  * One output phase of the input gradient along one axis.
  *

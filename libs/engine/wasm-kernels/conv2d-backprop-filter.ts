@@ -28,7 +28,7 @@
  * instead of dy for stride 1 (a 3-channel output makes the GEMM 3/8 efficient, 45 ms vs 40 ms).
  */
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { convGeometry } from './conv-geometry.js';
+import { assertDyShape, convGeometry } from './conv-geometry.js';
 import { withKernelScope } from './kernel-scope.js';
 
 export const CONV2D_BACKPROP_FILTER = 'Conv2DBackpropFilter';
@@ -45,6 +45,7 @@ export function conv2dBackpropFilter(args: {
     const { inH, inW, inC, outH, outW, outC, kh, kw, sh, sw, top, left } = geo;
     const xNhwc = geo.channelsFirst ? scope.transpose(x, [0, 2, 3, 1]) : x;
     const dyNhwc = geo.channelsFirst ? scope.transpose(dy, [0, 2, 3, 1]) : dy;
+    assertDyShape(geo, dyNhwc.shape);
     const xHwnc = scope.transpose(xNhwc, [1, 2, 0, 3]);
     const xT = scope.transpose(xHwnc, [3, 0, 1, 2]);
     const dyT = scope.transpose(dyNhwc, [1, 2, 0, 3]);

@@ -21,7 +21,7 @@
  * it costs one pad of x and of dy plus one depthwise pass.
  */
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
-import { convGeometry } from './conv-geometry.js';
+import { assertDyShape, convGeometry } from './conv-geometry.js';
 import { withKernelScope } from './kernel-scope.js';
 
 export const DEPTHWISE_BACKPROP_FILTER = 'DepthwiseConv2dNativeBackpropFilter';
@@ -37,6 +37,7 @@ export function depthwiseConv2dBackpropFilter(args: {
   return withKernelScope(args.backend, (scope) => {
     const { batch: n, inH, inW, inC: c, outH, outW, kh, kw, sh, sw, dh, dw, top, left } = geo;
     const mult = filterShape[3];
+    assertDyShape(geo, dy.shape);
     const hq = Math.max(outH + Math.floor(((kh - 1) * dh) / sh), Math.ceil((top + inH) / sh));
     const hp = hq * sh;
     const wp = Math.max(left + inW, (outW - 1) * sw + (kw - 1) * dw + 1);

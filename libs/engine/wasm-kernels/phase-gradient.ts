@@ -16,7 +16,7 @@
  * transpose measured 2× slower and `DepthToSpace`/`BatchToSpaceND` 20–100× slower on wasm.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { axisPhases, type AxisPhase, type ConvGeometry } from './conv-geometry.js';
+import { assertDyShape, axisPhases, type AxisPhase, type ConvGeometry } from './conv-geometry.js';
 import type { KernelScope } from './kernel-scope.js';
 
 /** Runs one phase: a stride-1 convolution of `dy` (already cropped) with the given explicit padding. */
@@ -38,10 +38,7 @@ export function phaseInputGradient(
   channels: number,
   phaseConv: PhaseConv,
 ): TensorInfo {
-  const expected = [geo.batch, geo.outH, geo.outW, geo.outC];
-  if (dy.shape.some((d, i) => d !== expected[i])) {
-    throw new Error(`dy has shape [${dy.shape}], expected [${expected}] for this convolution`);
-  }
+  assertDyShape(geo, dy.shape);
   const rows = axisPhases(geo.inH, geo.outH, geo.kh, geo.sh, geo.dh, geo.top);
   const cols = axisPhases(geo.inW, geo.outW, geo.kw, geo.sw, geo.dw, geo.left);
   const n = geo.batch;

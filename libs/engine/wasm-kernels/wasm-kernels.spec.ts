@@ -217,6 +217,13 @@ describe('wasm gradient kernels', () => {
     });
   }
 
+  it('rejects a dy whose shape does not match the convolution, with a message saying so', () => {
+    assert.throws(
+      () => runKernel('Conv2DBackpropFilter', { x: { shape: [2, 9, 9, 3], seed: 1 }, dy: { shape: [2, 4, 4, 5], seed: 2 } }, { filterShape: [3, 3, 3, 5], strides: 2, pad: 'same' }),
+      /dy has shape \[2,4,4,5\].*expected \[2,5,5,5\]/,
+    );
+  });
+
   it('reduces over leading and middle axes (Sum, Mean) as the cpu backend does', async () => {
     const shape = [3, 5, 7, 4];
     const axesCases: Array<[number | number[], boolean]> = [
