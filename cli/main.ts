@@ -4,8 +4,10 @@
  * exit non-zero (2 for bad usage or input, 1 for a failed run).
  */
 import { CliError } from './cli-error.js';
+import { attackCommand, attackHelp } from './commands/attack.js';
 import { benchCommand, benchHelp } from './commands/bench.js';
 import { infoCommand, infoHelp } from './commands/info.js';
+import { trainCommand, trainHelp } from './commands/train.js';
 import { VERSION } from './version.js';
 
 type Command = { run: (argv: string[]) => Promise<number>; help: string };
@@ -13,6 +15,8 @@ type Command = { run: (argv: string[]) => Promise<number>; help: string };
 const COMMANDS: Record<string, Command> = {
   info: { run: infoCommand, help: infoHelp },
   bench: { run: benchCommand, help: benchHelp },
+  train: { run: trainCommand, help: trainHelp },
+  attack: { run: attackCommand, help: attackHelp },
 };
 
 function usage(): string {

@@ -1,0 +1,158 @@
+import { parseArgs } from 'node:util';
+import { createWorkerPool, defaultWorkerCount, initEngine, resolveBackendChoice, tf } from '../../libs/engine/index.js';
+import { loadDataset } from '../../libs/data/index.js';
+import { getModelInfo, loadModelFromUri, modelToBytes } from '../../libs/models/index.js';
+import { openStore } from '../../libs/storage/index.js';
+import {
+  ATTACK_NAMES,
+  fromLayersModel,
+  isAttackName,
+  runAttackByName,
+  runAttackParallel,
+  type AttackReport,
+} from '../../libs/attacks/index.js';
+import { CliError } from '../cli-error.js';
+import { nonNegativeInt, positive, positiveInt } from '../flags.js';
+import { printJson, printLine, progress, table } from '../output.js';
+
+export const attackHelp = `harden attack --model URI --dataset D --attack ${ATTACK_NAMES.join('|')}
+              [--split test] [--limit N] [--eps X] [--steps K] [--alpha X] [--norm Linf|L2]
+              [--guidance URI] [--seed S] [--workers N] [--backend B] [--out URI] [--json]
+  Attacks a saved model (a folder holding model.json) on a data set and prints the clean and robust
+  accuracy after each stage. --out writes the adversarial examples with labels and predictions
+  (adversarial.json + raw little-endian images.f32, labels.i32, predictions.i32). Defaults: split test,
+  limit 1000, ε as the data set's protocol (mnist 0.3, fashion-mnist 0.1, else 8/255; CAG 0.031).`;
+
+/** ε by data set when --eps is not given (ARCHITECTURE.md's evaluation protocol). */
+function protocolEps(dataset: string, attack: string): number {
+  if (/^mnist\b/.test(dataset)) return 0.3;
+  if (/^fashion-mnist\b/.test(dataset)) return 0.1;
+  return attack === 'cag' ? 0.031 : 8 / 255;
+}
+
+async function writeExamples(uri: string, report: AttackReport, labels: Int32Array, cleanPredictions: Int32Array): Promise<string> {
+  const store = openStore(uri);
+  const images = (await report.adversarial.data()) as Float32Array;
+  const bytes = (a: Float32Array | Int32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  await store.put('images.f32', bytes(images));
+  await store.put('labels.i32', bytes(labels));
+  await store.put('predictions.i32', bytes(report.predictions));
+  await store.put('clean-predictions.i32', bytes(cleanPredictions));
+  const manifest = {
+    attack: report.attack,
+    eps: report.eps,
+    norm: report.norm,
+    n: report.n,
+    shape: report.adversarial.shape,
+    dtype: 'float32',
+    byte_order: 'little-endian',
+    files: { images: 'images.f32', labels: 'labels.i32', predictions: 'predictions.i32', clean_predictions: 'clean-predictions.i32' },
+  };
+  // The manifest goes last: a reader that finds it finds complete files.
+  await store.put('adversarial.json', new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`));
+  return store.uri;
+}
+
+export async function attackCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      dataset: { type: 'string' },
+      split: { type: 'string', default: 'test' },
+      limit: { type: 'string' },
+      attack: { type: 'string' },
+      eps: { type: 'string' },
+      steps: { type: 'string' },
+      alpha: { type: 'string' },
+      norm: { type: 'string' },
+      guidance: { type: 'string' },
+      seed: { type: 'string' },
+      workers: { type: 'string' },
+      backend: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (!values.model) throw new CliError('--model is required (a folder holding model.json, e.g. file:///tmp/run/model)');
+  if (!values.dataset) throw new CliError('--dataset is required (mnist, fashion-mnist[:DIR], idx:DIR, cifar10:DIR, cifar100:DIR, tiny-imagenet:DIR)');
+  if (!values.attack) throw new CliError(`--attack is required: one of ${ATTACK_NAMES.join(', ')}`);
+  if (!isAttackName(values.attack)) throw new CliError(`--attack: unknown attack "${values.attack}"; expected one of ${ATTACK_NAMES.join(', ')}`);
+  if (values.split !== 'train' && values.split !== 'test') throw new CliError(`--split must be train or test; got "${values.split}"`);
+  if (values.norm !== undefined && values.norm !== 'Linf' && values.norm !== 'L2') throw new CliError(`--norm must be Linf or L2; got "${values.norm}"`);
+  if (values.attack === 'cag' && !values.guidance) throw new CliError('--guidance URI is required for --attack cag (the co-trained guidance model)');
+  const limit = positiveInt('--limit', values.limit) ?? 1000;
+  const eps = positive('--eps', values.eps) ?? protocolEps(values.dataset, values.attack);
+  const steps = positiveInt('--steps', values.steps);
+  const alpha = positive('--alpha', values.alpha);
+  const seed = nonNegativeInt('--seed', values.seed) ?? 0;
+  const workers = positiveInt('--workers', values.workers) ?? defaultWorkerCount();
+  const backend = resolveBackendChoice(values.backend);
+
+  const engine = await initEngine(backend);
+  const model = await loadModelFromUri(values.model);
+  const guidance = values.guidance ? await loadModelFromUri(values.guidance) : undefined;
+  const data = await loadDataset(values.dataset, { split: values.split, limit });
+  const inputShape = model.inputs[0].shape.slice(1);
+  if (inputShape.join('x') !== data.shape.join('x')) {
+    throw new CliError(`--model takes ${inputShape.join('×')} inputs but --dataset ${values.dataset} has ${data.shape.join('×')} images`);
+  }
+  const info = getModelInfo(model);
+  progress(
+    `attack: ${values.attack} ε=${eps} on ${info?.arch ?? 'model'} from ${values.model}, ${data.size} ${values.split} images of ${data.name}, ` +
+      `${engine.backend} (${engine.device})${workers > 1 && data.size > 1 ? `, ${workers} workers` : ''}`,
+  );
+
+  const x = tf.tensor4d(data.images, [data.size, ...data.shape] as [number, number, number, number]);
+  const norm = values.norm as 'Linf' | 'L2' | undefined;
+  const options = { eps, seed, ...(norm ? { norm } : {}), ...(steps ? { steps } : {}), ...(alpha ? { alpha } : {}) };
+  let report: AttackReport;
+  if (workers > 1 && data.size > 1 && engine.backend !== 'webgpu') {
+    const pool = createWorkerPool({ size: workers, backend: engine.backend });
+    try {
+      report = await runAttackParallel(
+        pool,
+        { target: await modelToBytes(model), ...(guidance ? { guidance: await modelToBytes(guidance) } : {}) },
+        x,
+        data.labels,
+        values.attack,
+        options,
+      );
+    } finally {
+      await pool.close();
+    }
+  } else {
+    const target = fromLayersModel(model);
+    report = await runAttackByName(values.attack, target, x, data.labels, { ...options, ...(guidance ? { guidance: fromLayersModel(guidance) } : {}) });
+  }
+  const cleanPredictions = tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor2D, 1).dataSync() as Int32Array);
+  const outUri = values.out ? await writeExamples(values.out, report, data.labels, cleanPredictions) : undefined;
+  for (const w of report.warnings) progress(`warning [${w.id}]: ${w.message}`);
+
+  const summary = {
+    attack: report.attack,
+    eps: report.eps,
+    norm: report.norm,
+    n: report.n,
+    clean_accuracy: report.cleanAccuracy,
+    robust_accuracy: report.robustAccuracy,
+    max_perturbation: report.maxPerturbation,
+    stages: report.stages.map((s) => ({ name: s.name, robust_accuracy: s.robustAccuracy, robust: s.robust, n: s.n })),
+    warnings: report.warnings.map((w) => ({ id: w.id, message: w.message })),
+    seconds: Math.round(report.seconds * 100) / 100,
+    backend: engine.backend,
+    workers: workers > 1 && data.size > 1 && engine.backend !== 'webgpu' ? workers : 1,
+    ...(outUri ? { out_uri: outUri } : {}),
+  };
+  report.adversarial.dispose();
+  x.dispose();
+  if (values.json) {
+    printJson(summary);
+  } else {
+    printLine(table(['stage', 'robust accuracy', 'robust / n'], report.stages.map((s) => [s.name, s.robustAccuracy.toFixed(4), `${s.robust}/${s.n}`])));
+    printLine(`max perturbation (${report.norm}): ${report.maxPerturbation.toFixed(6)} (ε = ${report.eps}); ${summary.seconds} s`);
+    if (outUri) printLine(`adversarial examples: ${outUri}/adversarial.json`);
+  }
+  return 0;
+}
