@@ -17,8 +17,13 @@
  * reads that cross into the next image add nothing. The batch reduction happens inside the
  * convolution, and only x and dy are copied once each (by `PadV2`).
  *
- * Depthwise layers are cheap (kh·kw multiplications per output), so this kernel favours simplicity:
- * it costs one pad of x and of dy plus one depthwise pass.
+ * Cost: XNNPACK has no fast path for a kernel this large, so the pass runs at ≈5 ns per
+ * multiplication, ≈8× a forward depthwise pass at stride 1 (x [64, 32, 32, 32], 3×3), ≈2–9× at
+ * stride 2; the multiplications are few (kh·kw per dy element), and the two alternatives measured
+ * on the same machine were slower: the batch folded into channels (x as one [Hp, Wp, N·C] image,
+ * dy as an Ho × Wo kernel, then a sum over N) 1.5–2×, and per tap a flat shift of dy (`PadV2`),
+ * a product with x and an `AvgPool` sum 2–3×. Anything faster needs a wasm kernel of our own;
+ * none of the project's models uses depthwise convolutions yet.
  */
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { assertDyShape, convGeometry } from './conv-geometry.js';
