@@ -130,7 +130,7 @@ describe('wasm gradient kernels', () => {
     await initEngine('wasm');
   });
 
-  it('replaces the shipped Conv2DBackpropInput and registers all four kernels, idempotently', () => {
+  it('registers its kernels for wasm, replacing the shipped ones, idempotently', () => {
     registerWasmKernels();
     registerWasmKernels();
     for (const kernelName of WASM_KERNELS) assert.ok(tf.getKernel(kernelName, 'wasm'), kernelName);
@@ -253,6 +253,18 @@ describe('wasm gradient kernels', () => {
       const err = relativeError(got[i], r);
       assert.ok(err < 1e-5, `case ${JSON.stringify(axesCases[Math.floor(i / 3)])} #${i % 3}: relative error ${err}`);
     });
+  });
+
+  it('clones (Identity) by sharing memory, and the clone outlives the original', () => {
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const x = tf.tensor([1, 2, 3]);
+    const ids = backend.numDataIds();
+    const y = tf.clone(x);
+    assert.equal(backend.numDataIds(), ids, 'no new buffer');
+    x.dispose();
+    assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3]);
+    y.dispose();
+    assert.equal(backend.numDataIds(), ids - 1, 'freed with its last reference');
   });
 
   it('leaks no tensors and no wasm data over 100 gradient steps', () => {
