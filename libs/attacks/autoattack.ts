@@ -8,10 +8,9 @@
  * inputs in the bounds.
  *
  * Standard version: APGD-CE (100 iterations, 1 restart) → APGD-T (9 target classes) → FAB-T
- * (9 target classes) → Square (5,000 queries). Square is L∞ only here, so L2 runs use the first three
- * stages. The `custom` version runs the listed stages; giving `attacks` with the standard version is
- * an error (presets and custom lists do not mix). Robust accuracy after each stage (from `clean` on)
- * comes back in `EpsilonResult.stages`.
+ * (9 target classes) → Square (5,000 queries), in L∞ or L2. The `custom` version runs the listed
+ * stages; giving `attacks` with the standard version is an error (presets and custom lists do not
+ * mix). Robust accuracy after each stage (from `clean` on) comes back in `EpsilonResult.stages`.
  *
  * Checks (CHECKS.md): `randomized-model` (two clean passes differ), `black-box-stronger` (Square
  * lowers robust accuracy after the white-box stages), plus every stage's own checks.

@@ -69,7 +69,7 @@ describe('attack options and errors', () => {
   });
 
   it('refuses unsupported norms and criteria', async () => {
-    await assert.rejects(createAttack('square').run(model, x, labels, { eps: 1, norm: 'L2' }), isError('unsupported', 'norm'));
+    await assert.rejects(createAttack('cag', { guidance: model }).run(model, x, labels, { eps: 1, norm: 'L2' }), isError('unsupported', 'norm'));
     const targeted = targetedMisclassification([1, 2, 3, 4, 5, 6]);
     await assert.rejects(createAttack('apgd-ce').run(model, x, labels, { eps: 0.1, criterion: targeted }), isError('unsupported', 'criterion'));
     await assert.rejects(

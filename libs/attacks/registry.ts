@@ -117,7 +117,7 @@ const REGISTRY: { readonly [K in AttackName]: Entry<K> } = {
     describe: {
       summary: 'Square Attack: score-based random search with square updates (margin loss)',
       paper: 'arXiv:1912.00049',
-      norms: ['Linf'],
+      norms: ['Linf', 'L2'],
       defaultEps: EPS_8_255,
       defaults: { queries: 5000, pInit: 0.8, restarts: 1 },
     },
