@@ -6,6 +6,8 @@
 import { CliError } from './cli-error.js';
 import { attackCommand, attackHelp } from './commands/attack.js';
 import { benchCommand, benchHelp } from './commands/bench.js';
+import { evalCommand, evalHelp } from './commands/eval.js';
+import { gateCommand, gateHelp } from './commands/gate.js';
 import { infoCommand, infoHelp } from './commands/info.js';
 import { trainCommand, trainHelp } from './commands/train.js';
 import { VERSION } from './version.js';
@@ -17,6 +19,8 @@ const COMMANDS: Record<string, Command> = {
   bench: { run: benchCommand, help: benchHelp },
   train: { run: trainCommand, help: trainHelp },
   attack: { run: attackCommand, help: attackHelp },
+  eval: { run: evalCommand, help: evalHelp },
+  gate: { run: gateCommand, help: gateHelp },
 };
 
 function usage(): string {

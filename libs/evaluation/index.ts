@@ -1,0 +1,5 @@
+export { evaluateRobustness, modelSha256, type EvaluateOptions, type EvaluationEvent } from './evaluate.js';
+export { EvaluationError, type EvaluationErrorCode } from './errors.js';
+export { REPORT_VERSION, type AttackRow, type ClassRow, type ExampleRow, type RobustnessReport, type StageRow, type TrainingCurvePoint } from './report.js';
+export { readReport, REPORT_JSON, validateReport, writeReport } from './report-store.js';
+export { isSuiteName, protocolEps, SUITE_NAMES, suiteAttacks, type SuiteAttack, type SuiteName } from './suites.js';

@@ -1,0 +1,47 @@
+/**
+ * Evaluation suites: ordered lists of attacks run on every sample (ARCHITECTURE.md, "Evaluation
+ * protocol"). Each row is reported on its own; the headline robust accuracy is the per-sample worst
+ * case over all rows (a sample is robust only if every attack fails on it).
+ *
+ * - `quick`: FGSM, PGD-20 (α = ε/4, uniform random start), CW∞-20 (margin loss). Minutes on a CPU.
+ * - `standard`: the quick rows plus AutoAttack standard (APGD-CE → APGD-T → FAB-T → Square 5,000
+ *   queries), the strongest and slowest row.
+ */
+export const SUITE_NAMES = ['quick', 'standard'] as const;
+export type SuiteName = (typeof SUITE_NAMES)[number];
+
+export interface SuiteAttack {
+  /** Row name in reports, e.g. `pgd-20`. */
+  readonly label: string;
+  /** Attack registry name (libs/attacks). */
+  readonly attack: string;
+  /** Attack options besides ε (plain data, so they can cross to worker threads). */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+const QUICK: readonly SuiteAttack[] = [
+  { label: 'fgsm', attack: 'fgsm', options: {} },
+  { label: 'pgd-20', attack: 'pgd', options: { steps: 20, randomStart: true } },
+  { label: 'cw-20', attack: 'cw', options: { steps: 20, randomStart: true } },
+];
+
+const SUITES: Readonly<Record<SuiteName, readonly SuiteAttack[]>> = {
+  quick: QUICK,
+  standard: [...QUICK, { label: 'autoattack', attack: 'autoattack', options: {} }],
+};
+
+export function isSuiteName(name: string): name is SuiteName {
+  return (SUITE_NAMES as readonly string[]).includes(name);
+}
+
+export function suiteAttacks(name: SuiteName): readonly SuiteAttack[] {
+  return SUITES[name];
+}
+
+/** ε by data set per the evaluation protocol: MNIST 0.3, Fashion-MNIST 0.1, otherwise 8/255. */
+export function protocolEps(datasetSpec: string): number {
+  const kind = datasetSpec.split(':')[0].trim().toLowerCase();
+  if (kind === 'mnist') return 0.3;
+  if (kind === 'fashion-mnist') return 0.1;
+  return 8 / 255;
+}
