@@ -1,5 +1,16 @@
+import type { Readable } from 'node:stream';
+
+/** Bytes to stream into a store: a Node `Readable` or any async iterable of byte chunks. */
+export type ByteSource = Readable | AsyncIterable<Uint8Array>;
+
+/** Options of `putStream`. */
+export interface PutStreamOptions {
+  /** Aborts the upload; the object is then left as it was (no partial object becomes visible). */
+  signal?: AbortSignal;
+}
+
 /**
- * The one interface every artifact store implements (`file://` now, `s3://` next).
+ * The one interface every artifact store implements (`file://`, `s3://`, and `memory://` in tests).
  *
  * Keys are `/`-separated paths relative to the store's root, like S3 object keys: no leading `/`,
  * no empty, `.` or `..` segments (see `checkKey`). A "folder" is only a key prefix ending in `/`;
@@ -15,8 +26,21 @@ export interface ArtifactStore {
    */
   put(key: string, bytes: Uint8Array): Promise<void>;
 
+  /**
+   * Writes what `source` yields at `key` without holding it all in memory (files: streamed to the
+   * temp file; S3: multipart upload with bounded part size and parallelism). Atomic like `put`: a
+   * failed or aborted stream leaves the previous object (or none). @returns the bytes written
+   */
+  putStream(key: string, source: ByteSource, options?: PutStreamOptions): Promise<number>;
+
   /** Reads the object at `key`. Throws `StorageError` `not-found` when there is none. */
   get(key: string): Promise<Uint8Array>;
+
+  /**
+   * Opens the object at `key` as a stream. A missing object rejects here (`not-found`), not later
+   * on the stream; failures while reading (a cut connection) are `error` events on the stream.
+   */
+  getStream(key: string): Promise<Readable>;
 
   /** Whether an object (not a folder) exists at `key`. */
   exists(key: string): Promise<boolean>;

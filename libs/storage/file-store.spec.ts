@@ -3,8 +3,10 @@ import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { joinKey, openStore, StorageError, type ArtifactStore } from './index.js';
+import { createFileStore, joinKey, openStore, StorageError, type ArtifactStore } from './index.js';
+import { describeStoreContract } from './store-contract.fixture.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -107,12 +109,30 @@ describe('file store', () => {
     });
   });
 
-  it('refuses s3:// until S3 support is built', () => {
-    assert.throws(() => openStore('s3://bucket/prefix'), (err: unknown) => {
-      assert.ok(err instanceof StorageError);
-      assert.equal(err.code, 'unsupported-scheme');
-      assert.match(err.message, /S3 support is not built yet.*s3:\/\/bucket\/prefix/);
-      return true;
-    });
+  it('opens s3:// URIs as S3 stores without sending a request', () => {
+    const s3 = openStore('s3://bucket-name/some/prefix');
+    assert.equal(s3.uri, 's3://bucket-name/some/prefix');
+    assert.equal(s3.child('runs/r1').uri, 's3://bucket-name/some/prefix/runs/r1');
+    assert.throws(() => openStore('s3://Bad_Bucket/x'), { code: 'invalid-uri' });
   });
+
+  it('getStream refuses a folder; putStream replaces atomically and leaves no temp file', async () => {
+    await store.put('streams/f/x.bin', bytes('x'));
+    await assert.rejects(store.getStream('streams/f'), { code: 'not-found' });
+    await store.putStream('streams/y.bin', Readable.from([bytes('a'), bytes('b')]));
+    assert.equal(text(await store.get('streams/y.bin')), 'ab');
+    assert.deepEqual((await readdir(join(dir, 'root', 'streams'))).sort(), ['f', 'y.bin']);
+  });
+});
+
+describe('file store contract', () => {
+  let dir: string;
+  let n = 0;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'harden-store-contract-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  describeStoreContract('file store', { makeStore: () => createFileStore(join(dir, `s${n++}`)) });
 });

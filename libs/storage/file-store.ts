@@ -6,8 +6,10 @@
  * leaves the old file or the new one, plus at worst a stray `.<name>.<hex>.tmp` that `list` ignores.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { ArtifactStore } from './artifact-store.js';
 import { StorageError } from './errors.js';
 import { checkFolder, checkKey, checkPrefix } from './keys.js';
@@ -20,20 +22,45 @@ const TEMP_FILE = /^\..+\.[0-9a-f]{16}\.tmp$/;
 export function createFileStore(root: string): ArtifactStore {
   const uri = formatStoreUri({ scheme: 'file', path: root });
   const pathOf = (key: string): string => join(root, ...checkKey(key).split('/'));
+  const targetOf = (key: string): string => {
+    const target = pathOf(key);
+    if (TEMP_FILE.test(key.slice(key.lastIndexOf('/') + 1))) {
+      throw new StorageError('invalid-key', `invalid key ${JSON.stringify(key)}: the name is reserved for temp files`);
+    }
+    return target;
+  };
 
   const store: ArtifactStore = {
     uri,
 
     async put(key, bytes) {
-      const target = pathOf(key);
-      if (TEMP_FILE.test(key.slice(key.lastIndexOf('/') + 1))) {
-        throw new StorageError('invalid-key', `invalid key ${JSON.stringify(key)}: the name is reserved for temp files`);
-      }
+      const target = targetOf(key);
       try {
-        await writeAtomic(target, bytes);
+        await writeAtomic(target, (handle) => handle.writeFile(bytes));
       } catch (cause) {
         throw ioError(`cannot write ${target}`, cause);
       }
+    },
+
+    async putStream(key, source, options = {}) {
+      const target = targetOf(key);
+      let written = 0;
+      try {
+        await writeAtomic(target, async (handle) => {
+          const sink = new Writable({
+            write(chunk: Uint8Array, _encoding, done) {
+              written += chunk.byteLength;
+              handle.writeFile(chunk).then(() => done(), done);
+            },
+          });
+          const input = source instanceof Readable ? source : Readable.from(source, { objectMode: false });
+          await pipeline(input, sink, options.signal ? { signal: options.signal } : {});
+        });
+      } catch (cause) {
+        if (isAbort(cause)) throw cause;
+        throw ioError(`cannot write ${target}`, cause);
+      }
+      return written;
     },
 
     async get(key) {
@@ -47,6 +74,23 @@ export function createFileStore(root: string): ArtifactStore {
         }
         throw ioError(`cannot read ${path}`, cause);
       }
+    },
+
+    async getStream(key) {
+      const path = pathOf(key);
+      let handle: FileHandle;
+      try {
+        handle = await open(path, 'r');
+      } catch (cause) {
+        if (isMissing(cause)) throw new StorageError('not-found', `no object at ${path} (store ${uri}, key "${key}")`, { cause });
+        throw ioError(`cannot read ${path}`, cause);
+      }
+      // open(2) succeeds on a directory: a folder is not an object.
+      if (!(await handle.stat()).isFile()) {
+        await handle.close();
+        throw new StorageError('not-found', `no object at ${path} (store ${uri}, key "${key}")`);
+      }
+      return handle.createReadStream();
     },
 
     async exists(key) {
@@ -88,7 +132,8 @@ export function createFileStore(root: string): ArtifactStore {
   return store;
 }
 
-async function writeAtomic(target: string, bytes: Uint8Array): Promise<void> {
+/** Writes a temp file beside `target` with `write`, fsyncs it, renames it over `target`, fsyncs the directory. */
+async function writeAtomic(target: string, write: (handle: FileHandle) => Promise<unknown>): Promise<void> {
   const dir = dirname(target);
   const temp = join(dir, `.${target.slice(dir.length + 1)}.${randomBytes(8).toString('hex')}.tmp`);
   await mkdir(dir, { recursive: true });
@@ -103,7 +148,7 @@ async function writeAtomic(target: string, bytes: Uint8Array): Promise<void> {
   }
   try {
     try {
-      await handle.writeFile(bytes);
+      await write(handle);
       await handle.sync();
     } finally {
       await handle.close();
@@ -171,6 +216,10 @@ async function isDirectory(path: string): Promise<boolean> {
 
 function errno(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}
+
+function isAbort(err: unknown): boolean {
+  return err instanceof Error && err.name === 'AbortError';
 }
 
 function isMissing(err: unknown): boolean {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMemoryStore, StorageError } from './index.js';
+import { describeStoreContract } from './store-contract.fixture.js';
 
 describe('memory store', () => {
   it('behaves like the file store: copies, string-prefix listing, idempotent delete, children', async () => {
@@ -23,3 +24,5 @@ describe('memory store', () => {
     await assert.rejects(store.put('../x', buf), { code: 'invalid-key' });
   });
 });
+
+describeStoreContract('memory store', { makeStore: () => createMemoryStore() });
