@@ -5,6 +5,7 @@ import { getModelInfo, loadModelFromUri, modelToBytes } from '../../libs/models/
 import { openStore } from '../../libs/storage/index.js';
 import {
   ATTACK_NAMES,
+  describeAttack,
   fromLayersModel,
   isAttackName,
   runAttackByName,
@@ -106,7 +107,12 @@ export async function attackCommand(argv: string[]): Promise<number> {
 
   const x = tf.tensor4d(data.images, [data.size, ...data.shape] as [number, number, number, number]);
   const norm = values.norm as 'Linf' | 'L2' | undefined;
-  const options = { eps, seed, ...(norm ? { norm } : {}), ...(steps ? { steps } : {}), ...(alpha ? { alpha } : {}) };
+  // --steps is the attack's budget: iterations, or queries for the score-based Square attack.
+  const defaults = describeAttack(values.attack).defaults;
+  const budgetKey = 'steps' in defaults ? 'steps' : 'queries';
+  if (alpha !== undefined && !('alpha' in defaults)) throw new CliError(`--alpha: ${values.attack} has no step size (its schedule is its own)`);
+  if (steps !== undefined && !(budgetKey in defaults)) throw new CliError(`--steps: ${values.attack} has no step or query budget`);
+  const options = { eps, seed, ...(norm ? { norm } : {}), ...(steps ? { [budgetKey]: steps } : {}), ...(alpha ? { alpha } : {}) };
   let report: AttackReport;
   if (workers > 1 && data.size > 1 && engine.backend !== 'webgpu') {
     const pool = createWorkerPool({ size: workers, backend: engine.backend });
