@@ -24,6 +24,8 @@ export const attackHelp = `harden attack --model URI --dataset D --attack ${ATTA
   (adversarial.json + raw little-endian images.f32, labels.i32, predictions.i32). Defaults: split test,
   limit 1000, ε as the data set's protocol (mnist 0.3, fashion-mnist 0.1, else 8/255; CAG 0.031).`;
 
+const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
+
 /** ε by data set when --eps is not given (ARCHITECTURE.md's evaluation protocol). */
 function protocolEps(dataset: string, attack: string): number {
   if (/^mnist\b/.test(dataset)) return 0.3;
@@ -141,10 +143,10 @@ export async function attackCommand(argv: string[]): Promise<number> {
     eps: report.eps,
     norm: report.norm,
     n: report.n,
-    clean_accuracy: report.cleanAccuracy,
-    robust_accuracy: report.robustAccuracy,
+    clean_accuracy: round6(report.cleanAccuracy),
+    robust_accuracy: round6(report.robustAccuracy),
     max_perturbation: report.maxPerturbation,
-    stages: report.stages.map((s) => ({ name: s.name, robust_accuracy: s.robustAccuracy, robust: s.robust, n: s.n })),
+    stages: report.stages.map((s) => ({ name: s.name, robust_accuracy: round6(s.robustAccuracy), robust: s.robust, n: s.n })),
     warnings: report.warnings.map((w) => ({ id: w.id, message: w.message })),
     seconds: Math.round(report.seconds * 100) / 100,
     backend: engine.backend,
