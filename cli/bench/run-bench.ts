@@ -12,6 +12,7 @@
 import { createWorkerPool, initEngine, tf, type BackendName } from '../../libs/engine/index.js';
 import { buildModel, countParams, forwardMacs, modelToBytes, resolveModelConfig, type ArchName } from '../../libs/models/index.js';
 import * as tasks from './bench-tasks.js';
+import { benchD2r, benchPgd, type AttackBenchRow, type D2rBenchRow } from './bench-algorithms.js';
 
 export interface BenchCase {
   model: ArchName;
@@ -142,8 +143,38 @@ async function measureParallel(
 
 const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
 
-export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
+export interface BenchResults {
+  results: BenchRow[];
+  attacks: AttackBenchRow[];
+  d2r: D2rBenchRow[];
+}
+
+/**
+ * PGD-20 and D2R-step cases. --quick: small-cnn on MNIST-sized inputs only. The full run adds
+ * PreActResNet-18 (+ ResNet-18 guidance) at 32×32: PGD-20 at batch 32, a D2R step at batch 128.
+ */
+function algorithmCases(quick: boolean, backend: BackendName) {
+  const mnist = { arch: 'small-cnn' as const, inputShape: [28, 28, 1] as [number, number, number] };
+  const cifar = { arch: 'preact-resnet18' as const, inputShape: [32, 32, 3] as [number, number, number] };
+  if (quick || backend === 'cpu') {
+    return { pgd: [{ model: mnist, batch: 32 }], d2r: [{ target: mnist, guidance: 'small-cnn' as const, batch: 32, steps: 1 }] };
+  }
+  return {
+    pgd: [
+      { model: mnist, batch: 128 },
+      { model: cifar, batch: 32 },
+    ],
+    d2r: [
+      { target: mnist, guidance: 'small-cnn' as const, batch: 128, steps: 2 },
+      { target: cifar, guidance: 'resnet18' as const, batch: 128, steps: 1 },
+    ],
+  };
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const rows: BenchRow[] = [];
+  const attackRows: AttackBenchRow[] = [];
+  const d2rRows: D2rBenchRow[] = [];
   for (const backend of options.backends) {
     const engine = await initEngine(backend);
     for (const c of benchCases(options.quick, backend)) {
@@ -175,7 +206,20 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
         rows.push(row);
       }
     }
+    const algorithms = algorithmCases(options.quick, backend);
+    for (const c of algorithms.pgd) {
+      options.onProgress?.(`bench: PGD-20 on ${c.model.arch} ${c.model.inputShape.join('×')}, ${backend}, batch ${c.batch}…`);
+      const row = await benchPgd(c.model, c.batch, engine);
+      options.onProgress?.(`bench: PGD-20 ${row.model} ${backend}: ${row.img_s} img/s`);
+      attackRows.push(row);
+    }
+    for (const c of algorithms.d2r) {
+      options.onProgress?.(`bench: D2R step (CAG-10 + loss + update) ${c.target.arch} + ${c.guidance}, ${backend}, batch ${c.batch}…`);
+      const row = await benchD2r(c.target, c.guidance, c.batch, c.steps, engine);
+      options.onProgress?.(`bench: D2R ${row.target}+${row.guidance} ${backend}: ${row.img_s} img/s, rss ${row.rss_mib} MiB`);
+      d2rRows.push(row);
+    }
     tf.disposeVariables();
   }
-  return rows;
+  return { results: rows, attacks: attackRows, d2r: d2rRows };
 }

@@ -7,7 +7,8 @@ import { printJson, printLine, progress, table } from '../output.js';
 
 export const benchHelp = `harden bench [--quick] [--backend B] [--workers N] [--json]
   Training-step and input-gradient throughput (img/s, GFLOP/s) of the reference CNN (batch 64)
-  and PreActResNet-18 (batch 128; 16 with --quick) on each available backend, with 1 and N workers.
+  and PreActResNet-18 (batch 128; 8 with --quick) on each available backend, with 1 and N workers;
+  PGD-20 img/s and D2R step img/s (CAG-10 + loss + update over both models).
   --quick finishes in about a minute on 2 cores. --backend limits the run to one backend.`;
 
 export async function benchCommand(argv: string[]): Promise<number> {
@@ -38,10 +39,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(maxWorkers) || maxWorkers < 1) throw new CliError(`--workers must be a positive integer, got "${values.workers}"`);
   const workers = maxWorkers > 1 ? [1, maxWorkers] : [1];
   const started = performance.now();
-  const results = await runBench({ backends, quick: values.quick ?? false, workers, onProgress: progress });
+  const { results, attacks, d2r } = await runBench({ backends, quick: values.quick ?? false, workers, onProgress: progress });
   const seconds = Math.round((performance.now() - started) / 100) / 10;
   if (values.json) {
-    printJson({ quick: values.quick ?? false, seconds, results });
+    printJson({ quick: values.quick ?? false, seconds, results, attacks, d2r });
     return 0;
   }
   printLine(
@@ -50,6 +51,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
       results.map((r) => [r.model, r.backend, r.workers, r.batch, r.train_img_s, r.train_gflop_s, r.input_grad_img_s, r.input_grad_gflop_s]),
     ),
   );
+  printLine();
+  printLine(table(['attack', 'model', 'backend', 'batch', 'img/s'], attacks.map((r) => [r.attack, r.model, r.backend, r.batch, r.img_s])));
+  printLine();
+  printLine(table(['D2R step', 'backend', 'batch', 'img/s', 'RSS MiB'], d2r.map((r) => [`${r.target} + ${r.guidance}`, r.backend, r.batch, r.img_s, r.rss_mib])));
   printLine(`(${seconds} s)`);
   return 0;
 }
