@@ -12,6 +12,7 @@ import type { TrainingEvent } from './events.js';
 import type { LossWeights, TrainingMethod } from './method.js';
 import { getMethod } from './methods.js';
 import { checkSchedule, type LrSchedule } from './schedules.js';
+import type { GradientMode } from './step.js';
 
 export interface TrainOptions {
   /** `standard | pgd-at | trades | mart | lbgat | d2r`. */
@@ -70,6 +71,12 @@ export interface TrainOptions {
   checkpoints?: ArtifactStore;
   /** Continue from `checkpoints`' latest checkpoint when there is one (else start fresh). @default false */
   resume?: boolean;
+  /**
+   * `tape`: every forward pass of the loss under one gradient tape (fastest). `recompute`: one pass's
+   * activations at a time, each pass run twice (≈ 1/3 more forward work in the loss step; peak memory
+   * of the loss step 2.7× lower for D2R on ResNet-18s). Same updates (see `step.ts`). @default 'tape'
+   */
+  gradients?: GradientMode;
   /** A `batch` progress event every this many batches. @default 10 */
   progressEvery?: number;
   onEvent?: (event: TrainingEvent) => void;
@@ -104,6 +111,7 @@ export interface TrainConfig {
   evalBatchSize: number;
   checkpoints: ArtifactStore | undefined;
   resume: boolean;
+  gradients: GradientMode;
   progressEvery: number;
   onEvent: ((event: TrainingEvent) => void) | undefined;
   signal: AbortSignal | undefined;
@@ -212,6 +220,8 @@ export function resolveTrainConfig(options: TrainOptions): TrainConfig {
   const evalBatchSize = integer('evalBatchSize', options.evalBatchSize, 256, 1);
   const progressEvery = integer('progressEvery', options.progressEvery, 10, 1);
   if (options.resume && !options.checkpoints) throw invalidArgument('resume', 'resuming needs the checkpoints store');
+  const gradients = options.gradients ?? 'tape';
+  if (gradients !== 'tape' && gradients !== 'recompute') throw invalidArgument('gradients', `must be "tape" or "recompute"; got ${JSON.stringify(gradients)}`);
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw invalidArgument('onEvent', 'must be a function');
   return {
     method,
@@ -239,6 +249,7 @@ export function resolveTrainConfig(options: TrainOptions): TrainConfig {
     evalBatchSize,
     checkpoints: options.checkpoints,
     resume: options.resume ?? false,
+    gradients,
     progressEvery,
     onEvent: options.onEvent,
     signal: options.signal,
@@ -266,6 +277,7 @@ export function describeConfig(c: TrainConfig): Record<string, unknown> {
     evalSize: c.evalSize,
     evalSteps: c.evalSteps,
     evalAlpha: c.evalAlpha,
+    gradients: c.gradients,
     target: arch(c.target),
     guidance: arch(c.guidance),
     train: { name: c.train.name, split: c.train.split, size: c.train.size, shape: c.train.shape },

@@ -13,7 +13,7 @@
 import { TrainingError } from './errors.js';
 import { cagExamples } from './inner-max.js';
 import { d2rLoss } from './losses.js';
-import { logitsOf, type TrainingMethod } from './method.js';
+import type { TrainingMethod } from './method.js';
 import { KL_ALPHA_RATIO } from './trades.js';
 
 export const d2r: TrainingMethod = {
@@ -26,11 +26,10 @@ export const d2r: TrainingMethod = {
     if (!guidance) throw new TrainingError('invalid-argument', 'd2r needs a guidance model', { field: 'guidance' });
     return cagExamples(target, guidance, x, s);
   },
-  loss({ target, guidance }, { x, xAdv, yOneHot }) {
-    if (!xAdv || !guidance) throw new TrainingError('invalid-argument', 'd2r needs a guidance model and CAG examples');
-    const guidanceClean = logitsOf(guidance, x, true);
-    const targetClean = logitsOf(target, x, true);
-    const targetAdv = logitsOf(target, xAdv, true);
-    return d2rLoss({ guidanceClean, targetClean, targetAdv, yOneHot });
-  },
+  forwards: () => [
+    { model: 'guidance', input: 'x' },
+    { model: 'target', input: 'x' },
+    { model: 'target', input: 'xAdv' },
+  ],
+  lossFromLogits: ([guidanceClean, targetClean, targetAdv], yOneHot) => d2rLoss({ guidanceClean, targetClean, targetAdv, yOneHot }),
 };

@@ -7,7 +7,18 @@
  * and custom loops); `openCheckpoint` / `readPointer` read what a run wrote.
  */
 export { TrainingError, type TrainingErrorCode } from './errors.js';
-export { METHOD_NAMES, logitsOf, type InnerMaxSettings, type LossInputs, type LossWeights, type MethodModels, type MethodName, type TrainingMethod } from './method.js';
+export {
+  METHOD_NAMES,
+  logitsOf,
+  methodLoss,
+  type ForwardPass,
+  type InnerMaxSettings,
+  type LossInputs,
+  type LossWeights,
+  type MethodModels,
+  type MethodName,
+  type TrainingMethod,
+} from './method.js';
 export { describeMethods, getMethod, isMethodName } from './methods.js';
 export {
   crossEntropy,
@@ -35,7 +46,15 @@ export {
   type RunPosition,
   type ScheduleKind,
 } from './schedules.js';
-export { collectParameters, createTrainingStep, type StepOutcome, type StepSettings, type TrainingStep, type TrainingStepOptions } from './step.js';
+export {
+  collectParameters,
+  createTrainingStep,
+  type GradientMode,
+  type StepOutcome,
+  type StepSettings,
+  type TrainingStep,
+  type TrainingStepOptions,
+} from './step.js';
 export { detectCollapse, evaluateHeldOut, type Collapse, type CollapseReason, type HeldOutMetrics, type HeldOutOptions } from './evaluate.js';
 export {
   BEST_POINTER,

@@ -4,10 +4,9 @@
  * paper's TRADES-style variant). The guidance model is co-trained with the target by one optimizer.
  * Inner max: TRADES' KL-PGD on the target (anchored on its own clean prediction), α = ε·0.007/0.031.
  */
-import { TrainingError } from './errors.js';
 import { klPgdExamples } from './inner-max.js';
 import { lbgatLoss } from './losses.js';
-import { logitsOf, type TrainingMethod } from './method.js';
+import type { TrainingMethod } from './method.js';
 import { KL_ALPHA_RATIO } from './trades.js';
 
 export const lbgat: TrainingMethod = {
@@ -17,11 +16,11 @@ export const lbgat: TrainingMethod = {
   weight: { name: 'beta', default: 0 },
   defaultAlpha: (eps) => eps * KL_ALPHA_RATIO,
   perturb: async ({ target }, x, _labels, s) => klPgdExamples(target, x, s),
-  loss({ target, guidance }, { x, xAdv, yOneHot }, { beta }) {
-    if (!xAdv || !guidance) throw new TrainingError('invalid-argument', 'lbgat needs a guidance model and adversarial examples');
-    const zg = logitsOf(guidance, x, true);
-    const zAdv = logitsOf(target, xAdv, true);
-    const zClean = beta === 0 ? undefined : logitsOf(target, x, true);
-    return lbgatLoss(zg, zAdv, zClean, yOneHot, beta);
-  },
+  // T(x) is needed only for the β term.
+  forwards: ({ beta }) => [
+    { model: 'guidance', input: 'x' },
+    { model: 'target', input: 'xAdv' },
+    ...(beta === 0 ? [] : [{ model: 'target', input: 'x' } as const]),
+  ],
+  lossFromLogits: ([zg, zAdv, zClean], yOneHot, { beta }) => lbgatLoss(zg, zAdv, zClean, yOneHot, beta),
 };

@@ -5,6 +5,7 @@
  */
 import type { Tensor2D, Tensor4D, tfl } from '../engine/index.js';
 import type { tf } from '../engine/index.js';
+import { TrainingError } from './errors.js';
 
 export type Scalar = ReturnType<typeof tf.scalar>;
 
@@ -64,13 +65,46 @@ export interface TrainingMethod {
    */
   perturb(models: MethodModels, x: Tensor4D, labels: Int32Array, settings: InnerMaxSettings): Promise<Tensor4D | undefined>;
   /**
-   * The scalar loss, every forward pass in train mode (`{ training: true }`: batch statistics, moving
-   * statistics updated, dropout on). Called under the gradient tape.
+   * The train-mode forward passes the loss is made of, in order (`{ training: true }`: batch
+   * statistics, moving statistics updated, dropout on). The loss depends on the models only through
+   * these passes' logits.
    */
-  loss(models: MethodModels, inputs: LossInputs, weights: LossWeights): Scalar;
+  forwards(weights: LossWeights): readonly ForwardPass[];
+  /** The scalar loss from the logits of `forwards(weights)`, in the same order. */
+  lossFromLogits(logits: readonly Tensor2D[], yOneHot: Tensor2D, weights: LossWeights): Scalar;
+}
+
+/** One train-mode forward pass: which model, on which input. */
+export interface ForwardPass {
+  readonly model: 'target' | 'guidance';
+  readonly input: 'x' | 'xAdv';
 }
 
 /** Logits of `model` on `x` in train (`true`) or inference mode. */
 export function logitsOf(model: tfl.LayersModel, x: Tensor4D, training: boolean): Tensor2D {
   return model.apply(x, { training }) as Tensor2D;
+}
+
+/** The model and input of a pass; throws when the method's inputs lack them. */
+export function passOperands(pass: ForwardPass, models: MethodModels, inputs: LossInputs): { model: tfl.LayersModel; input: Tensor4D } {
+  const model = models[pass.model];
+  const input = inputs[pass.input];
+  if (!model || !input) {
+    throw new TrainingError('invalid-argument', `the loss needs the ${pass.model} model on ${pass.input === 'x' ? 'clean inputs' : 'adversarial examples'}`, {
+      field: pass.model === 'guidance' ? 'guidance' : 'method',
+    });
+  }
+  return { model, input };
+}
+
+/**
+ * A method's loss with every forward pass in train mode: `lossFromLogits` of `forwards`. Call it
+ * under the gradient tape.
+ */
+export function methodLoss(method: TrainingMethod, models: MethodModels, inputs: LossInputs, weights: LossWeights): Scalar {
+  const logits = method.forwards(weights).map((pass) => {
+    const { model, input } = passOperands(pass, models, inputs);
+    return logitsOf(model, input, true);
+  });
+  return method.lossFromLogits(logits, inputs.yOneHot, weights);
 }

@@ -52,5 +52,34 @@ describe('every method', () => {
       models.target.dispose();
       models.guidance?.dispose();
     });
+
+    it(`${name}: the low-memory 'recompute' gradients give the tape's update`, async () => {
+      const method = getMethod(name);
+      const x = tf.tensor4d(data.images, [16, 8, 8, 1]);
+      const y = tf.tensor1d(labels, 'int32');
+      const weights = { beta: 6, lambda: 6 };
+      const run = async (gradients: 'tape' | 'recompute') => {
+        const models: MethodModels = { target: tinyModel({ seed: 1 }), guidance: method.usesGuidance ? tinyModel({ seed: 2 }) : undefined };
+        const { variables, names } = collectParameters(models);
+        const optimizer = createSgd(variables, {}, names);
+        const step = createTrainingStep({ method, models, optimizer, weights: { beta: method.weight?.name === 'beta' ? 6 : 0, lambda: weights.lambda }, numClasses: 4, gradients });
+        const losses = [];
+        for (let i = 0; i < 2; i++) losses.push((await step(x, y, labels, { eps: 0.1, alpha: 0.02, steps: 2, seed: i, lr: 0.05 })).loss);
+        const out = [models.target, models.guidance].flatMap((m) => (m ? m.getWeights().map((w) => Array.from(w.dataSync())) : []));
+        optimizer.dispose();
+        models.target.dispose();
+        models.guidance?.dispose();
+        return { losses, out };
+      };
+      const tape = await run('tape');
+      const tensors = tf.memory().numTensors;
+      const recompute = await run('recompute');
+      assert.equal(tf.memory().numTensors, tensors, 'recompute leaves no tensors behind');
+      recompute.losses.forEach((l, i) => assert.ok(Math.abs(l - tape.losses[i]) <= 1e-5 * Math.max(1, Math.abs(l)), `loss ${l} vs ${tape.losses[i]}`));
+      let diff = 0;
+      tape.out.forEach((w, i) => w.forEach((v, j) => (diff = Math.max(diff, Math.abs(v - recompute.out[i][j])))));
+      assert.ok(diff <= 1e-5, `weights and BN statistics differ by ${diff}`);
+      tf.dispose([x, y]);
+    });
   }
 });

@@ -3,10 +3,9 @@
  * cross-entropy, uniform random start, α = ε/4 by default (2/255 at ε = 8/255, the doc's setting;
  * 0.075 at MNIST's ε = 0.3).
  */
-import { TrainingError } from './errors.js';
 import { cePgdExamples } from './inner-max.js';
 import { crossEntropy } from './losses.js';
-import { logitsOf, type TrainingMethod } from './method.js';
+import type { TrainingMethod } from './method.js';
 
 export const pgdAt: TrainingMethod = {
   name: 'pgd-at',
@@ -15,8 +14,6 @@ export const pgdAt: TrainingMethod = {
   weight: undefined,
   defaultAlpha: (eps) => eps / 4,
   perturb: ({ target }, x, labels, s) => cePgdExamples(target, x, labels, s, 'uniform'),
-  loss({ target }, { xAdv, yOneHot }) {
-    if (!xAdv) throw new TrainingError('invalid-argument', 'pgd-at needs adversarial examples');
-    return crossEntropy(logitsOf(target, xAdv, true), yOneHot);
-  },
+  forwards: () => [{ model: 'target', input: 'xAdv' }],
+  lossFromLogits: ([zAdv], yOneHot) => crossEntropy(zAdv, yOneHot),
 };

@@ -57,6 +57,14 @@ describe('createSgd', () => {
     tf.dispose([a, b, ...grads]);
   });
 
+  it('creates and disposes its buffers without leaking tensors', () => {
+    const v = tf.variable(tf.zeros([3]));
+    const before = tf.memory().numTensors;
+    createSgd([v]).dispose();
+    assert.equal(tf.memory().numTensors, before);
+    v.dispose();
+  });
+
   it('rejects bad settings naming the field', () => {
     const v = tf.variable(tf.zeros([1]));
     assert.throws(() => createSgd([v], { momentum: 1 }), (e: unknown) => TrainingError.is(e, 'invalid-argument') && (e as TrainingError).field === 'momentum');

@@ -73,7 +73,12 @@ export function createSgd(variables: readonly Variable[], options: SgdOptions = 
   const keys = names ? [...names] : variables.map((v) => v.name);
   if (keys.length !== variables.length) throw invalidArgument('names', `${keys.length} names for ${variables.length} variables`);
   if (new Set(variables).size !== variables.length) throw invalidArgument('variables', 'a variable appears twice');
-  const buffers = variables.map((v) => tf.variable(tf.zerosLike(v), false));
+  const buffers = variables.map((v) => {
+    const zeros = tf.zerosLike(v);
+    const buffer = tf.variable(zeros, false); // the variable keeps its own reference to the data
+    zeros.dispose();
+    return buffer;
+  });
   let steps = 0;
   let disposed = false;
 

@@ -1,6 +1,6 @@
 /** Standard (clean) training: CE(z_t(x), y). No inner maximisation. */
 import { crossEntropy } from './losses.js';
-import { logitsOf, type TrainingMethod } from './method.js';
+import type { TrainingMethod } from './method.js';
 
 export const standard: TrainingMethod = {
   name: 'standard',
@@ -9,5 +9,6 @@ export const standard: TrainingMethod = {
   weight: undefined,
   defaultAlpha: (eps) => eps / 4,
   perturb: async () => undefined,
-  loss: ({ target }, { x, yOneHot }) => crossEntropy(logitsOf(target, x, true), yOneHot),
+  forwards: () => [{ model: 'target', input: 'x' }],
+  lossFromLogits: ([z], yOneHot) => crossEntropy(z, yOneHot),
 };

@@ -117,7 +117,7 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
     const run = await restore(c, models, optimizer, rng);
     const { history } = run;
     let best = run.best;
-    const step = createTrainingStep({ method: c.method, models, optimizer, weights: c.weights, numClasses: c.numClasses });
+    const step = createTrainingStep({ method: c.method, models, optimizer, weights: c.weights, numClasses: c.numClasses, gradients: c.gradients });
     const heldOut = c.heldOut && c.evalSize > 0 ? takeDataset(c.heldOut, c.evalSize) : undefined;
     const batches = countBatches(c.train.size, c.batchSize);
     const config = describeConfig(c);
