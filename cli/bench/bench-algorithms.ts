@@ -33,6 +33,8 @@ export interface D2rBenchRow {
   steps: number;
   img_s: number;
   rss_mib: number;
+  /** `recompute` = the trainer's --low-memory mode (one forward pass's activations at a time). */
+  gradients: 'tape' | 'recompute';
 }
 
 interface ModelCase {
@@ -65,14 +67,21 @@ export async function benchPgd(c: ModelCase, batch: number, engine: EngineInfo):
   }
 }
 
-export async function benchD2r(target: ModelCase, guidanceArch: ArchName, batch: number, steps: number, engine: EngineInfo): Promise<D2rBenchRow> {
+export async function benchD2r(
+  target: ModelCase,
+  guidanceArch: ArchName,
+  batch: number,
+  steps: number,
+  engine: EngineInfo,
+  gradients: 'tape' | 'recompute' = 'tape',
+): Promise<D2rBenchRow> {
   const models = {
     target: buildModel(resolveModelConfig({ arch: target.arch, inputShape: target.inputShape, numClasses: 10, seed: 1 })),
     guidance: buildModel(resolveModelConfig({ arch: guidanceArch, inputShape: target.inputShape, numClasses: 10, seed: 2 })),
   };
   const { variables, names } = collectParameters(models);
   const optimizer = createSgd(variables, {}, names);
-  const step = createTrainingStep({ method: getMethod('d2r'), models, optimizer, weights: { beta: 6, lambda: 6 }, numClasses: 10 });
+  const step = createTrainingStep({ method: getMethod('d2r'), models, optimizer, weights: { beta: 6, lambda: 6 }, numClasses: 10, gradients });
   const { x, labels } = randomBatch(batch, target.inputShape, 5);
   const y = tf.tensor1d(labels, 'int32');
   const eps = target.inputShape[0] <= 28 ? 0.3 : 0.031;
@@ -91,6 +100,7 @@ export async function benchD2r(target: ModelCase, guidanceArch: ArchName, batch:
       steps,
       img_s: round((batch * steps) / seconds, 2),
       rss_mib: Math.round(process.memoryUsage().rss / 2 ** 20),
+      gradients,
     };
   } finally {
     tf.dispose([x, y]);

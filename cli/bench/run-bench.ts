@@ -151,13 +151,14 @@ export interface BenchResults {
 
 /**
  * PGD-20 and D2R-step cases. --quick: small-cnn on MNIST-sized inputs only. The full run adds
- * PreActResNet-18 (+ ResNet-18 guidance) at 32×32: PGD-20 at batch 32, a D2R step at batch 128.
+ * PreActResNet-18 (+ ResNet-18 guidance) at 32×32: PGD-20 at batch 32, a D2R step at batch 32 in
+ * the trainer's low-memory mode (at batch 128 a wasm engine runs out of its 4 GiB address space).
  */
 function algorithmCases(quick: boolean, backend: BackendName) {
   const mnist = { arch: 'small-cnn' as const, inputShape: [28, 28, 1] as [number, number, number] };
   const cifar = { arch: 'preact-resnet18' as const, inputShape: [32, 32, 3] as [number, number, number] };
   if (quick || backend === 'cpu') {
-    return { pgd: [{ model: mnist, batch: 32 }], d2r: [{ target: mnist, guidance: 'small-cnn' as const, batch: 32, steps: 1 }] };
+    return { pgd: [{ model: mnist, batch: 32 }], d2r: [{ target: mnist, guidance: 'small-cnn' as const, batch: 32, steps: 1, gradients: 'tape' as const }] };
   }
   return {
     pgd: [
@@ -165,8 +166,8 @@ function algorithmCases(quick: boolean, backend: BackendName) {
       { model: cifar, batch: 32 },
     ],
     d2r: [
-      { target: mnist, guidance: 'small-cnn' as const, batch: 128, steps: 2 },
-      { target: cifar, guidance: 'resnet18' as const, batch: 128, steps: 1 },
+      { target: mnist, guidance: 'small-cnn' as const, batch: 128, steps: 2, gradients: 'tape' as const },
+      { target: cifar, guidance: 'resnet18' as const, batch: 32, steps: 1, gradients: 'recompute' as const },
     ],
   };
 }
@@ -215,7 +216,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     }
     for (const c of algorithms.d2r) {
       options.onProgress?.(`bench: D2R step (CAG-10 + loss + update) ${c.target.arch} + ${c.guidance}, ${backend}, batch ${c.batch}…`);
-      const row = await benchD2r(c.target, c.guidance, c.batch, c.steps, engine);
+      const row = await benchD2r(c.target, c.guidance, c.batch, c.steps, engine, c.gradients);
       options.onProgress?.(`bench: D2R ${row.target}+${row.guidance} ${backend}: ${row.img_s} img/s, rss ${row.rss_mib} MiB`);
       d2rRows.push(row);
     }

@@ -16,6 +16,7 @@ import {
   type TrainingResult,
 } from '../../libs/training/index.js';
 import { CliError } from '../cli-error.js';
+import { nonNegative, nonNegativeInt, parseNumber, positive, positiveInt } from '../flags.js';
 import { printJson, printLine, progress, table } from '../output.js';
 
 export const trainHelp = `harden train --method ${METHOD_NAMES.join('|')} --arch A --dataset D --out URI
@@ -67,16 +68,6 @@ function defaultEps(spec: DatasetSpec): number {
   return 0.031;
 }
 
-function parseNumber(flag: string, text: string | undefined, check: (v: number) => boolean, what: string): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || !check(v)) throw new CliError(`${flag} must be ${what}; got "${text}"`);
-  return v;
-}
-const positive = (flag: string, text: string | undefined) => parseNumber(flag, text, (v) => v > 0, 'a number > 0');
-const nonNegative = (flag: string, text: string | undefined) => parseNumber(flag, text, (v) => v >= 0, 'a number ≥ 0');
-const positiveInt = (flag: string, text: string | undefined) => parseNumber(flag, text, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
-const nonNegativeInt = (flag: string, text: string | undefined) => parseNumber(flag, text, (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0');
 
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
