@@ -1,0 +1,29 @@
+/**
+ * OpenTelemetry for harden: SDK start/stop, the Connect tracing and logging interceptors, span
+ * helpers, metrics, JSON logs with trace ids, and adapters that turn store operations, trainer
+ * events and evaluator progress into spans. See README "Tracing".
+ */
+export { ATTR, INSTRUMENTATION_SCOPE, SPAN } from './attributes.js';
+export { defaultServiceName, resolveTelemetryConfig, TELEMETRY_ENV, type TelemetryConfig } from './config.js';
+export { createEvaluationTelemetry, type EvaluationTelemetry, type EvaluationTelemetryOptions } from './evaluation-telemetry.js';
+export { createLogger, isLogLevel, type LogFields, type Logger, type LoggerOptions, type LogLevel } from './logger.js';
+export { createLoggingInterceptor } from './logging-interceptor.js';
+export { createHardenMetrics, getHardenMetrics, type HardenMetrics, type JobStateName } from './metrics.js';
+export { resetTelemetryForTests, shutdownTelemetry, startTelemetry, telemetryStatus, type StartTelemetryOptions, type TelemetryStatus } from './sdk.js';
+export {
+  activeTraceIds,
+  cleanAttributes,
+  contextFromCarrier,
+  contextFromEnv,
+  getTracer,
+  isAbortError,
+  recordError,
+  traceContextCarrier,
+  traceContextEnv,
+  withSpan,
+  type SpanAttributes,
+  type WithSpanOptions,
+} from './spans.js';
+export { traceStore } from './store-telemetry.js';
+export { createTrainingTelemetry, type TrainingTelemetry, type TrainingTelemetryOptions } from './training-telemetry.js';
+export { codeName, createTracingInterceptor, type RpcSide, type TracingInterceptorOptions } from './tracing-interceptor.js';

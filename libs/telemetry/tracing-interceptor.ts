@@ -1,0 +1,127 @@
+/**
+ * The Connect interceptor that traces RPCs: for servers it continues the caller's W3C trace context
+ * (`traceparent` header) and runs the handler inside a SERVER span; for clients it starts a CLIENT
+ * span under the active one and injects its context into the request headers. Each RPC's duration
+ * goes to `rpc.server.call.duration` / `rpc.client.call.duration`.
+ *
+ * Use it first in the interceptor list, so later interceptors (logging) see the span:
+ *
+ *   connectNodeAdapter({ routes, interceptors: [createTracingInterceptor({ side: 'server' })] })
+ *   createGrpcTransport({ baseUrl, interceptors: [createTracingInterceptor({ side: 'client' })] })
+ *
+ * Streaming responses keep their span open until the stream ends, and the handler's generator runs
+ * inside it.
+ */
+import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from '@connectrpc/connect';
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { getHardenMetrics } from './metrics.js';
+import { getTracer } from './spans.js';
+
+/** Which end of the call this interceptor sits on. */
+export type RpcSide = 'server' | 'client';
+
+export interface TracingInterceptorOptions {
+  /**
+   * `server` for a server's `interceptors`, `client` for a transport's. `auto` takes a call made
+   * while a span is active for a client call, and anything else (a request arriving with or without
+   * a `traceparent`) for a served one — right for our services, whose outgoing calls are made inside
+   * job or RPC spans; name the side when that does not hold.
+   * @default 'auto'
+   */
+  side?: RpcSide | 'auto';
+  /** Record the RPC duration histograms. @default true */
+  metrics?: boolean;
+}
+
+const headerGetter = {
+  get: (h: Headers, key: string) => h.get(key) ?? undefined,
+  keys: (h: Headers) => [...h.keys()],
+};
+const headerSetter = { set: (h: Headers, key: string, value: string) => h.set(key, value) };
+
+// Server-side codes that are the server's fault (OpenTelemetry's gRPC conventions); others are the caller's.
+const SERVER_ERROR_CODES = new Set<Code>([Code.Unknown, Code.DeadlineExceeded, Code.Unimplemented, Code.Internal, Code.Unavailable, Code.DataLoss]);
+
+/** `InvalidArgument` → `INVALID_ARGUMENT`, as gRPC spells status codes. */
+export function codeName(code: Code | undefined): string {
+  if (code === undefined) return 'OK';
+  return (Code[code] ?? String(code)).replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+function rpcSystem(header: Headers): string {
+  const type = header.get('content-type') ?? '';
+  if (type.startsWith('application/grpc-web')) return 'grpc_web';
+  if (type.startsWith('application/grpc')) return 'grpc';
+  return 'connect_rpc';
+}
+
+/** Ends `span` once (when the stream ends, fails or is abandoned) and reports the outcome. */
+type Finish = (error: unknown) => void;
+
+async function* traced<T>(source: AsyncIterable<T>, ctx: Context, finish: Finish): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  let failure: unknown;
+  try {
+    for (;;) {
+      // Each step of a server handler's generator runs inside the RPC span.
+      const r = await context.with(ctx, () => it.next());
+      if (r.done) return;
+      yield r.value;
+    }
+  } catch (error) {
+    failure = error;
+    throw error;
+  } finally {
+    if (failure === undefined) await it.return?.();
+    finish(failure);
+  }
+}
+
+/** Creates the tracing interceptor for one side of Connect calls. */
+export function createTracingInterceptor(options: TracingInterceptorOptions = {}): Interceptor {
+  const side = options.side ?? 'auto';
+  const withMetrics = options.metrics !== false;
+  return (next) => async (req) => {
+    const isServer = side === 'server' || (side === 'auto' && trace.getSpan(context.active()) === undefined);
+    const parent = isServer ? propagation.extract(context.active(), req.header, headerGetter) : context.active();
+    const attributes: Attributes = {
+      'rpc.system': rpcSystem(req.header),
+      'rpc.service': req.service.typeName,
+      'rpc.method': req.method.name,
+    };
+    const span: Span = getTracer().startSpan(`${req.service.typeName}/${req.method.name}`, { kind: isServer ? SpanKind.SERVER : SpanKind.CLIENT, attributes }, parent);
+    const ctx = trace.setSpan(parent, span);
+    if (!isServer) propagation.inject(ctx, req.header, headerSetter);
+    const started = performance.now();
+    let finished = false;
+    const finish: Finish = (error) => {
+      if (finished) return;
+      finished = true;
+      const code = error === undefined ? undefined : ConnectError.from(error).code;
+      const status = codeName(code);
+      span.setAttribute('rpc.response.status_code', status);
+      if (attributes['rpc.system'] === 'grpc') span.setAttribute('rpc.grpc.status_code', code ?? 0);
+      if (error !== undefined) {
+        const err = ConnectError.from(error);
+        if (!isServer || SERVER_ERROR_CODES.has(err.code)) {
+          span.recordException(err);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: err.rawMessage });
+        }
+      }
+      span.end();
+      if (withMetrics) getHardenMetrics().rpcDuration(isServer ? 'server' : 'client', (performance.now() - started) / 1000, { ...attributes, 'rpc.response.status_code': status });
+    };
+    let res: UnaryResponse | StreamResponse;
+    try {
+      res = await context.with(ctx, () => next(req));
+    } catch (error) {
+      finish(error);
+      throw error;
+    }
+    if (!res.stream) {
+      finish(undefined);
+      return res;
+    }
+    return { ...res, message: traced(res.message, ctx, finish) } as StreamResponse;
+  };
+}
