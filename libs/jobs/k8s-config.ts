@@ -1,0 +1,113 @@
+/**
+ * Configuration of the Kubernetes runner from the environment of the training service's pod, as the
+ * manifests in deploy/k8s set it (the deploy test checks both sides use these names):
+ *
+ * | variable | meaning | default |
+ * |---|---|---|
+ * | `HARDEN_RUNNER` | `in-process` (worker threads) or `kubernetes` | `in-process` |
+ * | `HARDEN_K8S_NAMESPACE` | namespace of the worker Jobs | this pod's (`POD_NAMESPACE`, else the service account's) |
+ * | `HARDEN_K8S_WORKER_IMAGE` | worker image | this pod's own image (read from the API: `POD_NAME`) |
+ * | `HARDEN_K8S_WORKER_GPUS` | `nvidia.com/gpu` per worker | `0` |
+ * | `HARDEN_K8S_WORKER_CPU`, `HARDEN_K8S_WORKER_MEMORY` | requests per worker | `1`, `2Gi` |
+ * | `HARDEN_K8S_WORKER_SERVICE_ACCOUNT` | service account of workers | the namespace default (no token mounted) |
+ * | `HARDEN_K8S_BACKOFF_LIMIT` | pod failures retried | `3` |
+ * | `HARDEN_K8S_ACTIVE_DEADLINE_SECONDS` | limit per Job | none |
+ * | `HARDEN_K8S_TTL_SECONDS` | finished Jobs kept for | `86400` |
+ * | `HARDEN_K8S_POLL_MS` | status poll interval | `2000` |
+ * | `HARDEN_TRAINING_URL` | where workers report (`--server`) | `http://harden-training:50051` |
+ *
+ * From its own pod the runner also copies to the workers: `envFrom` (the ConfigMap and Secret), the
+ * plain `env` values, `nodeSelector`, `tolerations` and `imagePullSecrets`, so a GPU overlay that
+ * places the training pod on GPU nodes places its workers there too.
+ */
+import { inCluster, inClusterKubernetesApi, inClusterNamespace, KubernetesApiError, loadClientNodeKubernetesApi, type KubernetesApi, type PodObject } from './k8s-api.js';
+import type { WorkerTemplate } from './k8s-job-spec.js';
+import type { KubernetesRunnerOptions } from './k8s-runner.js';
+
+export const K8S_ENV = {
+  RUNNER: 'HARDEN_RUNNER',
+  NAMESPACE: 'HARDEN_K8S_NAMESPACE',
+  WORKER_IMAGE: 'HARDEN_K8S_WORKER_IMAGE',
+  WORKER_GPUS: 'HARDEN_K8S_WORKER_GPUS',
+  WORKER_CPU: 'HARDEN_K8S_WORKER_CPU',
+  WORKER_MEMORY: 'HARDEN_K8S_WORKER_MEMORY',
+  WORKER_SERVICE_ACCOUNT: 'HARDEN_K8S_WORKER_SERVICE_ACCOUNT',
+  BACKOFF_LIMIT: 'HARDEN_K8S_BACKOFF_LIMIT',
+  ACTIVE_DEADLINE_SECONDS: 'HARDEN_K8S_ACTIVE_DEADLINE_SECONDS',
+  TTL_SECONDS: 'HARDEN_K8S_TTL_SECONDS',
+  POLL_MS: 'HARDEN_K8S_POLL_MS',
+  TRAINING_URL: 'HARDEN_TRAINING_URL',
+  /** Downward API: this pod's name and namespace. */
+  POD_NAME: 'POD_NAME',
+  POD_NAMESPACE: 'POD_NAMESPACE',
+} as const;
+
+export type RunnerKind = 'in-process' | 'kubernetes';
+
+type Env = Record<string, string | undefined>;
+
+/** Which runner `HARDEN_RUNNER` asks for; anything else is a configuration error. */
+export function runnerKindFromEnv(env: Env = process.env): RunnerKind {
+  const v = (env[K8S_ENV.RUNNER] ?? '').trim() || 'in-process';
+  if (v !== 'in-process' && v !== 'kubernetes') throw new KubernetesApiError(0, `${K8S_ENV.RUNNER} must be in-process or kubernetes; got "${v}"`, { reason: 'Invalid' });
+  return v;
+}
+
+function int(env: Env, key: string, fallback: number | undefined, min: number): number | undefined {
+  const raw = env[key]?.trim();
+  if (!raw) return fallback;
+  const v = Number(raw);
+  if (!Number.isSafeInteger(v) || v < min) throw new KubernetesApiError(0, `${key} must be an integer ≥ ${min}; got "${raw}"`, { reason: 'Invalid' });
+  return v;
+}
+
+/** The parts of this pod's spec the workers inherit. */
+export function templateFromPod(pod: PodObject): Partial<WorkerTemplate> {
+  const container = pod.spec.containers.find((c) => c.name === 'harden') ?? pod.spec.containers[0];
+  // Plain values only: fieldRef entries (POD_NAME…) are set by the Job itself; secretKeyRef ones are kept.
+  const env = (container?.env ?? []).filter((e) => !(e.valueFrom && 'fieldRef' in e.valueFrom) && !['OTEL_SERVICE_NAME', K8S_ENV.RUNNER].includes(e.name));
+  return {
+    ...(container?.image ? { image: container.image } : {}),
+    ...(container?.imagePullPolicy ? { imagePullPolicy: container.imagePullPolicy } : {}),
+    env,
+    ...(container?.envFrom ? { envFrom: container.envFrom } : {}),
+    ...(pod.spec.nodeSelector ? { nodeSelector: pod.spec.nodeSelector } : {}),
+    ...(pod.spec.tolerations ? { tolerations: pod.spec.tolerations } : {}),
+    ...(pod.spec.imagePullSecrets ? { imagePullSecrets: pod.spec.imagePullSecrets } : {}),
+  };
+}
+
+/**
+ * Runner options from the environment; `api` defaults to the in-cluster client (else a kubeconfig
+ * through `@kubernetes/client-node`). Reads this pod (`POD_NAME`) to inherit image and placement.
+ */
+export async function kubernetesRunnerOptionsFromEnv(env: Env = process.env, api?: KubernetesApi): Promise<KubernetesRunnerOptions> {
+  const client = api ?? (inCluster(env) ? inClusterKubernetesApi(env) : await loadClientNodeKubernetesApi());
+  const ownNamespace = env[K8S_ENV.POD_NAMESPACE]?.trim() || inClusterNamespace();
+  const namespace = env[K8S_ENV.NAMESPACE]?.trim() || ownNamespace || 'default';
+  const podName = env[K8S_ENV.POD_NAME]?.trim();
+  const own = podName && ownNamespace ? await client.readPod(ownNamespace, podName).catch(() => undefined) : undefined;
+  const inherited = own ? templateFromPod(own) : {};
+  const image = env[K8S_ENV.WORKER_IMAGE]?.trim() || inherited.image;
+  if (!image) throw new KubernetesApiError(0, `set ${K8S_ENV.WORKER_IMAGE} (or ${K8S_ENV.POD_NAME} and ${K8S_ENV.POD_NAMESPACE}, so the worker image is read from this pod)`, { reason: 'Invalid' });
+  const trainingUrl = env[K8S_ENV.TRAINING_URL]?.trim() || 'http://harden-training:50051';
+  const template: WorkerTemplate = {
+    ...inherited,
+    image,
+    extraArgs: ['--server', trainingUrl],
+    gpus: int(env, K8S_ENV.WORKER_GPUS, 0, 0),
+    resources: { requests: { cpu: env[K8S_ENV.WORKER_CPU]?.trim() || '1', memory: env[K8S_ENV.WORKER_MEMORY]?.trim() || '2Gi' } },
+    ...(env[K8S_ENV.WORKER_SERVICE_ACCOUNT]?.trim() ? { serviceAccountName: env[K8S_ENV.WORKER_SERVICE_ACCOUNT]!.trim() } : {}),
+  };
+  return {
+    api: client,
+    namespace,
+    template,
+    settings: {
+      backoffLimit: int(env, K8S_ENV.BACKOFF_LIMIT, 3, 0),
+      activeDeadlineSeconds: int(env, K8S_ENV.ACTIVE_DEADLINE_SECONDS, undefined, 1),
+      ttlSecondsAfterFinished: int(env, K8S_ENV.TTL_SECONDS, 86_400, 0),
+    },
+    pollIntervalMs: int(env, K8S_ENV.POLL_MS, 2000, 10),
+  };
+}

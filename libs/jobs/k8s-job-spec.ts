@@ -1,0 +1,154 @@
+/**
+ * The batch/v1 Job that runs one harden job in its own pod: `harden worker --job <id>`.
+ *
+ * - Retries: a failed pod is replaced up to `backoffLimit` times (the worker resumes from the job's
+ *   latest checkpoint). Exit code 2 (bad input: retrying cannot help) fails the Job at once, and pods
+ *   evicted or preempted (`DisruptionTarget`) do not count against the limit (`podFailurePolicy`,
+ *   which needs `restartPolicy: Never`).
+ * - Names: `harden-job-<id>` when the id is DNS-safe, else a slug plus a hash, ≤ 63 characters; the
+ *   exact id is in the `harden.io/job-id` annotation (ids may hold `:` and `.`, labels may not).
+ * - The pod runs non-root with no privilege escalation, no service account token, and the image's
+ *   entrypoint (which starts telemetry first).
+ */
+import { createHash } from 'node:crypto';
+import type { ContainerSpec, JobObject, PodSpec } from './k8s-api.js';
+
+/** Labels and annotations the runner puts on its Jobs and pods. */
+export const K8S_LABELS = {
+  NAME: 'app.kubernetes.io/name',
+  COMPONENT: 'app.kubernetes.io/component',
+  PART_OF: 'app.kubernetes.io/part-of',
+  MANAGED_BY: 'app.kubernetes.io/managed-by',
+  JOB_KIND: 'harden.io/job-kind',
+  /** Annotation holding the exact harden job id. */
+  JOB_ID: 'harden.io/job-id',
+} as const;
+
+/** Container name of the worker in the Job's pod. */
+export const WORKER_CONTAINER = 'worker';
+
+/** Exit code of `harden` for bad usage or input: the Job fails without retrying. */
+export const EXIT_BAD_INPUT = 2;
+
+/** What every worker pod of a runner looks like. */
+export interface WorkerTemplate {
+  /** Container image holding harden (its entrypoint is `harden`). */
+  image: string;
+  /** @default 'IfNotPresent' */
+  imagePullPolicy?: string;
+  /** Arguments after the entrypoint. @default ['worker', '--job', id] (plus `extraArgs`) */
+  args?: (jobId: string) => string[];
+  /** Appended to the default args, e.g. `['--server', 'http://harden-training:50051']`. */
+  extraArgs?: string[];
+  /** Environment (set after the runner's own: `TRACEPARENT`, `OTEL_SERVICE_NAME`, `POD_NAME`…). */
+  env?: ContainerSpec['env'];
+  /** E.g. `[{ configMapRef: { name: 'harden-config' } }]`. */
+  envFrom?: ContainerSpec['envFrom'];
+  /** CPU and memory requests/limits. @default requests cpu 1, memory 2Gi */
+  resources?: ContainerSpec['resources'];
+  /** `nvidia.com/gpu` limit; 0 for CPU workers. @default 0 */
+  gpus?: number;
+  nodeSelector?: Record<string, string>;
+  tolerations?: PodSpec['tolerations'];
+  imagePullSecrets?: PodSpec['imagePullSecrets'];
+  /** Service account of the worker pods (they need no API access). @default the namespace's default, token not mounted */
+  serviceAccountName?: string;
+  priorityClassName?: string;
+  /** Extra labels on the Job and its pods. */
+  labels?: Record<string, string>;
+}
+
+/** Job-level settings. */
+export interface WorkerJobSettings {
+  /** Pod failures retried before the Job fails. @default 3 */
+  backoffLimit?: number;
+  /** Wall-clock limit of the whole Job, seconds. @default none */
+  activeDeadlineSeconds?: number;
+  /** Finished Jobs are deleted after this many seconds. @default 86400 */
+  ttlSecondsAfterFinished?: number;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** The Kubernetes Job name for a harden job id: DNS-1123, ≤ 63 characters, stable per id. */
+export function workerJobName(jobId: string): string {
+  const prefix = 'harden-job-';
+  if (DNS_LABEL.test(jobId) && prefix.length + jobId.length <= 63) return `${prefix}${jobId}`;
+  const hash = createHash('sha256').update(jobId).digest('hex').slice(0, 10);
+  const slug = jobId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '').slice(0, 63 - prefix.length - hash.length - 1).replace(/-$/, '');
+  return slug ? `${prefix}${slug}-${hash}` : `${prefix}${hash}`;
+}
+
+/** Builds the Job for `jobId`; `env` (e.g. the trace context) is added to the worker's environment. */
+export function buildWorkerJob(input: { jobId: string; kind: string; namespace: string; template: WorkerTemplate; settings?: WorkerJobSettings; env?: Record<string, string> }): JobObject {
+  const { jobId, kind, namespace, template } = input;
+  const settings = input.settings ?? {};
+  const name = workerJobName(jobId);
+  const labels = {
+    [K8S_LABELS.NAME]: 'harden',
+    [K8S_LABELS.COMPONENT]: 'worker',
+    [K8S_LABELS.PART_OF]: 'harden',
+    [K8S_LABELS.MANAGED_BY]: 'harden-training',
+    [K8S_LABELS.JOB_KIND]: kind,
+    ...template.labels,
+  };
+  const annotations = { [K8S_LABELS.JOB_ID]: jobId };
+  const args = template.args ? template.args(jobId) : ['worker', '--job', jobId, ...(template.extraArgs ?? [])];
+  const resources = structuredClone(template.resources ?? { requests: { cpu: '1', memory: '2Gi' } });
+  const gpus = template.gpus ?? 0;
+  if (gpus > 0) resources.limits = { ...resources.limits, 'nvidia.com/gpu': String(gpus) };
+  const env: NonNullable<ContainerSpec['env']> = [
+    { name: 'HARDEN_JOB_ID', value: jobId },
+    { name: 'OTEL_SERVICE_NAME', value: 'harden-worker' },
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ...Object.entries(input.env ?? {}).map(([k, value]) => ({ name: k, value })),
+  ];
+  for (const e of template.env ?? []) {
+    const i = env.findIndex((x) => x.name === e.name);
+    if (i >= 0) env[i] = e;
+    else env.push(e);
+  }
+  const container: ContainerSpec = {
+    name: WORKER_CONTAINER,
+    image: template.image,
+    imagePullPolicy: template.imagePullPolicy ?? 'IfNotPresent',
+    args,
+    env,
+    ...(template.envFrom?.length ? { envFrom: template.envFrom } : {}),
+    resources,
+    // The last lines of a failed worker's log become the pod's termination message: the runner reports it.
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+  };
+  const pod: PodSpec = {
+    restartPolicy: 'Never',
+    automountServiceAccountToken: false,
+    ...(template.serviceAccountName ? { serviceAccountName: template.serviceAccountName } : {}),
+    ...(template.priorityClassName ? { priorityClassName: template.priorityClassName } : {}),
+    securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+    containers: [container],
+    volumes: [{ name: 'tmp', emptyDir: {} }],
+    ...(template.nodeSelector && Object.keys(template.nodeSelector).length ? { nodeSelector: template.nodeSelector } : {}),
+    ...(template.tolerations?.length ? { tolerations: template.tolerations } : {}),
+    ...(template.imagePullSecrets?.length ? { imagePullSecrets: template.imagePullSecrets } : {}),
+  };
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, namespace, labels, annotations },
+    spec: {
+      backoffLimit: settings.backoffLimit ?? 3,
+      ...(settings.activeDeadlineSeconds ? { activeDeadlineSeconds: settings.activeDeadlineSeconds } : {}),
+      ttlSecondsAfterFinished: settings.ttlSecondsAfterFinished ?? 86_400,
+      podFailurePolicy: {
+        rules: [
+          { action: 'FailJob', onExitCodes: { containerName: WORKER_CONTAINER, operator: 'In', values: [EXIT_BAD_INPUT] } },
+          { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget' }] },
+        ],
+      },
+      template: { metadata: { labels, annotations }, spec: pod },
+    },
+  };
+}
