@@ -53,6 +53,8 @@ interface Settings {
   partSize: number;
   queueSize: number;
   listPageSize: number;
+  /** Whether `client` is the shared one built from the environment. */
+  defaultClient: boolean;
   /** Shared by a store and its children: whether the bucket is known to exist (saves a HEAD). */
   bucketSeen: { value: boolean };
 }
@@ -71,6 +73,7 @@ export function createS3Store(options: S3StoreOptions): ArtifactStore {
   const settings: Settings = {
     bucket: options.bucket,
     client: options.client ?? defaultClient(),
+    defaultClient: options.client === undefined,
     partSize,
     queueSize,
     listPageSize,
@@ -101,14 +104,17 @@ function s3Store(s: Settings, prefix: string): ArtifactStore {
     }
   };
   const context = async (action: string, key: string | undefined): Promise<S3Context> => {
-    const endpoint = await client.config.endpoint?.().catch(() => undefined);
+    // An endpoint from AWS_ENDPOINT_URL* is resolved per request, not kept in config.endpoint.
+    const configured = await client.config.endpoint?.().catch(() => undefined);
+    const fromEnv = s.defaultClient ? process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL : undefined;
+    const endpoint = configured ?? (fromEnv ? new URL(fromEnv) : undefined);
     const accessKeyId = await client.config.credentials().then((c) => c.accessKeyId, () => undefined);
     return {
       action,
       bucket,
       uri,
       ...(key !== undefined ? { key } : {}),
-      ...(endpoint ? { endpoint: `${endpoint.protocol}//${endpoint.hostname}${endpoint.port ? `:${endpoint.port}` : ''}${endpoint.path === '/' ? '' : endpoint.path}` } : {}),
+      ...(endpoint ? { endpoint: describeEndpoint(endpoint) } : {}),
       ...(accessKeyId ? { accessKeyId } : {}),
     };
   };
@@ -254,6 +260,11 @@ async function* countBytes(source: ByteSource, add: (n: number) => void): AsyncG
     add(bytes.byteLength);
     yield bytes;
   }
+}
+
+function describeEndpoint(e: { protocol: string; hostname: string; port?: number | string; path?: string; pathname?: string }): string {
+  const path = e.path ?? e.pathname ?? '/';
+  return `${e.protocol}//${e.hostname}${e.port ? `:${e.port}` : ''}${path === '/' ? '' : path}`;
 }
 
 function byCodeUnit(a: string, b: string): number {
