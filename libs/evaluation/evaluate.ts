@@ -12,7 +12,7 @@ import type { Dataset } from '../data/index.js';
 import { getModelInfo, modelToBytes, type ModelBytes } from '../models/index.js';
 import { fromLayersModel, runAttackByName, runAttackParallel, type AttackReport } from '../attacks/index.js';
 import { EvaluationError } from './errors.js';
-import { REPORT_VERSION, type AttackRow, type ClassRow, type ExampleRow, type RobustnessReport } from './report.js';
+import { REPORT_VERSION, type AttackRow, type ClassRow, type EpsSweepRow, type ExampleRow, type RobustnessReport } from './report.js';
 import { isSuiteName, protocolEps, suiteAttacks, type SuiteName } from './suites.js';
 
 export interface EvaluateOptions {
@@ -32,12 +32,23 @@ export interface EvaluateOptions {
   seed?: number;
   /** Runs attacks data parallel over these workers. */
   pool?: WorkerPool;
+  /**
+   * Also measures the FGSM and PGD-20 rows at smaller radii (ε × each of `sweepFractions`), for the
+   * report's "accuracy against ε" curve. Costs one extra run of each swept row per fraction.
+   * @default true for the standard suite, false for quick
+   */
+  sweep?: boolean;
+  /** Fractions of ε swept, each in (0, 1); the row's own result at ε is always the last point. @default [0.25, 0.5, 0.75] */
+  sweepFractions?: readonly number[];
   /** Number of examples kept for people to look at. @default 8 */
   examples?: number;
   /** Report id. @default a random UUID */
   id?: string;
   signal?: AbortSignal;
-  /** Called when a phase starts and ends (attack rows), for progress output and tracing. */
+  /**
+   * Called when a phase starts and ends (attack rows, then the sweep's runs, named e.g.
+   * `pgd-20 ε=0.075`), for progress output and tracing; `total` counts both.
+   */
   onProgress?: (event: EvaluationEvent) => void;
 }
 
@@ -73,6 +84,20 @@ function toBase64Image(values: Float32Array, offset: number, size: number): stri
 
 const round = (v: number) => Math.round(v * 1e6) / 1e6;
 
+/** Rows of the suites that the ε sweep measures (cheap, and the ones papers plot). */
+const SWEPT_ROWS: readonly string[] = ['fgsm', 'pgd-20'];
+const DEFAULT_SWEEP_FRACTIONS: readonly number[] = [0.25, 0.5, 0.75];
+
+function sweepFractions(value: readonly number[] | undefined): number[] {
+  const fractions = [...(value ?? DEFAULT_SWEEP_FRACTIONS)];
+  for (const f of fractions) {
+    if (!(typeof f === 'number' && f > 0 && f < 1)) {
+      throw new EvaluationError('invalid-argument', `sweepFractions must be numbers in (0, 1); got ${JSON.stringify(f)}`, { field: 'sweepFractions' });
+    }
+  }
+  return [...new Set(fractions)].sort((a, b) => a - b);
+}
+
 export async function evaluateRobustness(options: EvaluateOptions): Promise<RobustnessReport> {
   const started = performance.now();
   const suite = options.suite ?? 'quick';
@@ -81,6 +106,7 @@ export async function evaluateRobustness(options: EvaluateOptions): Promise<Robu
   if (!(eps > 0 && eps <= 1)) throw new EvaluationError('invalid-argument', `eps must be in (0, 1] for inputs in [0, 1]; got ${eps}`, { field: 'eps' });
   const norm = options.norm ?? 'Linf';
   const seed = options.seed ?? 0;
+  const fractions = (options.sweep ?? suite === 'standard') ? sweepFractions(options.sweepFractions) : [];
   const { model, data } = options;
   if (data.size === 0) throw new EvaluationError('invalid-argument', 'the data set has no samples to evaluate', { field: 'dataset' });
   const inputShape = model.inputs[0].shape.slice(1) as number[];
@@ -108,14 +134,19 @@ export async function evaluateRobustness(options: EvaluateOptions): Promise<Robu
     options.onProgress?.({ type: 'clean', n, cleanAccuracy });
 
     const attacks = suiteAttacks(suite);
+    const swept = attacks.filter((a) => SWEPT_ROWS.includes(a.label));
+    const total = attacks.length + swept.length * fractions.length;
     const target = options.pool ? undefined : fromLayersModel(model);
+    const run = (attack: string, attackOptions: Readonly<Record<string, unknown>>, atEps: number): Promise<AttackReport> => {
+      const runOptions = { ...attackOptions, eps: atEps, norm, seed, ...(options.signal ? { signal: options.signal } : {}) };
+      return options.pool
+        ? runAttackParallel(options.pool, { target: bytes }, x, data.labels, attack, runOptions)
+        : runAttackByName(attack, target!, x, data.labels, runOptions);
+    };
     for (const [index, a] of attacks.entries()) {
       options.signal?.throwIfAborted();
-      options.onProgress?.({ type: 'attack-start', name: a.label, index, total: attacks.length });
-      const runOptions = { ...a.options, eps, norm, seed, ...(options.signal ? { signal: options.signal } : {}) };
-      const report = options.pool
-        ? await runAttackParallel(options.pool, { target: bytes }, x, data.labels, a.attack, runOptions)
-        : await runAttackByName(a.attack, target!, x, data.labels, runOptions);
+      options.onProgress?.({ type: 'attack-start', name: a.label, index, total });
+      const report = await run(a.attack, a.options, eps);
       reports.push(report);
       for (const w of report.warnings) warnings.set(w.id, { id: w.id, message: w.message });
       rows.push({
@@ -129,7 +160,29 @@ export async function evaluateRobustness(options: EvaluateOptions): Promise<Robu
         seconds: round(report.seconds),
         settings: { ...a.options },
       });
-      options.onProgress?.({ type: 'attack-done', name: a.label, robustAccuracy: report.robustAccuracy, seconds: report.seconds, index, total: attacks.length });
+      options.onProgress?.({ type: 'attack-done', name: a.label, robustAccuracy: report.robustAccuracy, seconds: report.seconds, index, total });
+    }
+
+    // The ε sweep: the same attack and seed at smaller radii; the row itself is the point at ε.
+    const epsSweep: EpsSweepRow[] = [];
+    let index = attacks.length;
+    for (const a of swept) {
+      const points: EpsSweepRow['points'] = [];
+      for (const f of fractions) {
+        options.signal?.throwIfAborted();
+        const atEps = round(eps * f);
+        const name = `${a.label} ε=${atEps}`;
+        options.onProgress?.({ type: 'attack-start', name, index, total });
+        const report = await run(a.attack, a.options, atEps);
+        report.adversarial.dispose();
+        for (const w of report.warnings) warnings.set(w.id, { id: w.id, message: w.message });
+        points.push({ eps: atEps, robust_accuracy: round(report.robustAccuracy) });
+        options.onProgress?.({ type: 'attack-done', name, robustAccuracy: report.robustAccuracy, seconds: report.seconds, index, total });
+        index++;
+      }
+      const row = rows.find((r) => r.name === a.label)!;
+      points.push({ eps, robust_accuracy: row.robust_accuracy });
+      epsSweep.push({ name: a.label, attack: a.attack, norm, points });
     }
 
     // A sample is robust when it is classified correctly and no attack succeeded on it.
@@ -185,6 +238,7 @@ export async function evaluateRobustness(options: EvaluateOptions): Promise<Robu
       clean_accuracy: round(cleanAccuracy),
       robust_accuracy: round(robustAccuracy),
       attacks: rows,
+      ...(fractions.length > 0 ? { eps_sweep: epsSweep } : {}),
       per_class: perClass,
       examples,
       warnings: [...warnings.values()],

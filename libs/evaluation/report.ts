@@ -49,6 +49,17 @@ export interface ExampleRow {
   adversarial_image: string;
 }
 
+/** Robust accuracy of one attack row at several radii: the "accuracy against ε" curve. */
+export interface EpsSweepRow {
+  /** The attack row swept, e.g. `pgd-20`. */
+  name: string;
+  /** Attack registry name. */
+  attack: string;
+  norm: 'Linf' | 'L2';
+  /** Ascending ε; the last point is the report's ε (the row's own result). */
+  points: Array<{ eps: number; robust_accuracy: number }>;
+}
+
 export interface TrainingCurvePoint {
   epoch: number;
   loss: number;
@@ -70,6 +81,8 @@ export interface RobustnessReport {
   /** Per-sample worst case over every attack row. */
   robust_accuracy: number;
   attacks: AttackRow[];
+  /** Robust accuracy against ε for some rows (standard suite by default; see `EvaluateOptions.sweep`). */
+  eps_sweep?: EpsSweepRow[];
   per_class: ClassRow[];
   examples: ExampleRow[];
   warnings: Array<{ id: string; message: string }>;
