@@ -3,7 +3,7 @@ import { createWorkerPool, defaultWorkerCount, initEngine, resolveBackendChoice,
 import { loadDataset } from '../../libs/data/index.js';
 import { loadModelFromUri } from '../../libs/models/index.js';
 import { openStore } from '../../libs/storage/index.js';
-import { evaluateRobustness, isSuiteName, protocolEps, SUITE_NAMES, writeReport, type RobustnessReport, type SuiteName } from '../../libs/evaluation/index.js';
+import { evaluateRobustness, isSuiteName, protocolEps, SUITE_NAMES, writeReport, writeReportHtml, type RobustnessReport, type SuiteName } from '../../libs/evaluation/index.js';
 import { CliError } from '../cli-error.js';
 import { nonNegativeInt, positive, positiveInt } from '../flags.js';
 import { printJson, printLine, progress, table } from '../output.js';
@@ -11,9 +11,9 @@ import { printJson, printLine, progress, table } from '../output.js';
 export const evalHelp = `harden eval --model URI --dataset D [--split test] [--limit N] [--suite quick|standard]
             [--eps X] [--seed S] [--workers N] [--backend B] [--out URI] [--json]
   Measures robustness: clean accuracy, then each attack of the suite on every sample (quick: FGSM,
-  PGD-20, CW∞-20; standard: also AutoAttack), and the per-sample worst case. --out writes
-  URI/report.json. Defaults: split test, limit 1000, suite quick, ε by data set (mnist 0.3,
-  fashion-mnist 0.1, else 8/255).`;
+  PGD-20, CW∞-20; standard: also AutoAttack and FGSM/PGD-20 at smaller ε), and the per-sample worst
+  case. --out writes URI/report.json and URI/report.html (a page to open in a browser). Defaults:
+  split test, limit 1000, suite quick, ε by data set (mnist 0.3, fashion-mnist 0.1, else 8/255).`;
 
 /** The report without its example images: what `--json` prints. */
 export function reportSummary(report: RobustnessReport): Record<string, unknown> {
@@ -78,13 +78,14 @@ export async function evalCommand(argv: string[]): Promise<number> {
     await pool?.close();
   }
   const reportUri = out ? await writeReport(out, report) : undefined;
+  const htmlUri = out ? await writeReportHtml(out, report) : undefined;
   for (const w of report.warnings) progress(`warning [${w.id}]: ${w.message}`);
   if (values.json) {
-    printJson({ ...reportSummary(report), ...(reportUri ? { report_uri: reportUri } : {}) });
+    printJson({ ...reportSummary(report), ...(reportUri ? { report_uri: reportUri, report_html_uri: htmlUri } : {}) });
     return 0;
   }
   printLine(`clean accuracy ${report.clean_accuracy.toFixed(4)}, worst-case robust accuracy ${report.robust_accuracy.toFixed(4)} (ε=${eps}, n=${report.dataset.n})`);
   printLine(table(['attack', 'robust accuracy', 'seconds'], report.attacks.map((a) => [a.name, a.robust_accuracy.toFixed(4), a.seconds.toFixed(1)])));
-  if (reportUri) printLine(`report: ${reportUri}`);
+  if (reportUri) printLine(`report: ${reportUri} (for people: ${htmlUri})`);
   return 0;
 }
