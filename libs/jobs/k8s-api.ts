@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { createRequire } from 'node:module';
 
 /** Where the service account's credentials are mounted in every pod. */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -277,6 +278,10 @@ export function inClusterKubernetesApi(env: Record<string, string | undefined> =
 export async function loadClientNodeKubernetesApi(options: { kubeconfigYaml?: string } = {}): Promise<KubernetesApi> {
   let k8s: typeof import('@kubernetes/client-node');
   try {
+    // Importing it on a Node its HTTP client does not support fails late and noisily (unhandled
+    // rejections from inside undici): check the engine first.
+    const needs = httpClientNodeRequirement();
+    if (needs && !nodeAtLeast(needs)) throw new Error(`its HTTP client (undici) needs Node ${needs}`);
     k8s = await import('@kubernetes/client-node');
   } catch (error) {
     throw new KubernetesApiError(0, `@kubernetes/client-node does not load on Node ${process.versions.node} (${(error as Error).message}); run in a pod (service account) or on a Node the package supports`, { cause: error });
@@ -323,4 +328,25 @@ export async function loadClientNodeKubernetesApi(options: { kubeconfigYaml?: st
       return r === GONE ? undefined : r;
     },
   };
+}
+
+/** The minimum Node version (`22.19.0`) of the `undici` that `@kubernetes/client-node` uses, if any. */
+function httpClientNodeRequirement(): string | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    const undici = createRequire(require.resolve('@kubernetes/client-node')).resolve('undici/package.json');
+    const engines = (JSON.parse(readFileSync(undici, 'utf8')) as { engines?: { node?: string } }).engines?.node ?? '';
+    return /^>=\s*(\d+(?:\.\d+){0,2})/.exec(engines.trim())?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+function nodeAtLeast(version: string): boolean {
+  const want = version.split('.').map(Number);
+  const have = process.versions.node.split('.').map(Number);
+  for (let i = 0; i < 3; i++) {
+    if ((have[i] ?? 0) !== (want[i] ?? 0)) return (have[i] ?? 0) > (want[i] ?? 0);
+  }
+  return true;
 }

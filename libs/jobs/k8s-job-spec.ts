@@ -145,7 +145,7 @@ export function buildWorkerJob(input: { jobId: string; kind: string; namespace: 
       podFailurePolicy: {
         rules: [
           { action: 'FailJob', onExitCodes: { containerName: WORKER_CONTAINER, operator: 'In', values: [EXIT_BAD_INPUT] } },
-          { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget' }] },
+          { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
         ],
       },
       template: { metadata: { labels, annotations }, spec: pod },
