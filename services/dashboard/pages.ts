@@ -57,7 +57,8 @@ a{color:#2563eb}
 .state{display:inline-block;padding:1px 8px;border-radius:999px;font-size:12px;font-weight:600;background:#e5e7eb}
 [data-state=RUNNING] .state{background:#dbeafe;color:#1d4ed8}[data-state=SUCCEEDED] .state{background:#dcfce7;color:#15803d}
 [data-state=FAILED] .state{background:#fee2e2;color:#b91c1c}[data-state=CANCELLED] .state{background:#f3f4f6;color:#6b7280}
-progress{width:120px;height:10px;vertical-align:middle}
+progress{width:100px;height:10px;vertical-align:middle}
+.nowrap{white-space:nowrap;word-break:normal}
 #live{font-size:12px;color:#6b7280}#live[data-live=ready]{color:#15803d}
 .empty{color:#6b7280}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:0}dt{color:#4b5563}dd{margin:0}
@@ -96,15 +97,15 @@ export function jobRow(job: JobView): string {
   const progress = Math.max(0, Math.min(1, job.progress));
   return (
     `<tr data-job-id="${escapeHtml(job.id)}" data-state="${escapeHtml(job.state)}">` +
-    `<td><a class="mono" data-field="id" href="${escapeHtml(jobHref(job.id))}">${escapeHtml(t.id)}</a></td>` +
+    `<td><a class="mono nowrap" data-field="id" href="${escapeHtml(jobHref(job.id))}">${escapeHtml(t.id)}</a></td>` +
     `<td data-field="kind">${escapeHtml(t.kind)}</td>` +
     `<td><span class="state" data-field="state">${escapeHtml(t.state)}</span></td>` +
-    `<td><progress data-field="progress-bar" max="1" value="${progress}"></progress> <span data-field="progress">${escapeHtml(t.progress)}</span></td>` +
+    `<td class="nowrap"><progress data-field="progress-bar" max="1" value="${progress}"></progress> <span data-field="progress">${escapeHtml(t.progress)}</span></td>` +
     `<td class="num" data-field="epoch">${escapeHtml(t.epoch)}</td>` +
     `<td data-field="message">${escapeHtml(t.message)}</td>` +
     `<td data-field="metrics">${escapeHtml(t.metrics)}</td>` +
     `<td>${reportLink(job)}</td>` +
-    `<td data-field="updated_at">${escapeHtml(t.updated_at)}</td></tr>`
+    `<td class="nowrap" data-field="updated_at">${escapeHtml(t.updated_at)}</td></tr>`
   );
 }
 
