@@ -14,6 +14,7 @@
  * Conv2DBackpropInput and Conv2DBackpropFilter, and of the Conv2DBackpropInput wasm ships.
  * One thread (tfjs wasm runs no threads in Node).
  */
+import { loadavg } from 'node:os';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { initEngine, tf, tfl } from '../libs/engine/index.js';
 import { registerWasmKernels, shippedWasmKernel } from '../libs/engine/wasm-kernels/index.js';
@@ -56,19 +57,31 @@ function buildReferenceCnn(): tfl.Sequential {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+interface StepMs {
+  median: number;
+  best: number;
+  /** CPU time of this (single-threaded) process per call, median repeat. */
+  cpu: number;
+}
+
 /**
  * Mean milliseconds per call of `fn` over `steps` calls, after `warmup` calls, repeated `repeats`
- * times: the median repeat, and the fastest one (the least disturbed on a shared machine).
+ * times: the median repeat, the fastest one (the least disturbed on a shared machine), and the
+ * process CPU time per call (what wall time would be without other processes on the cores).
  */
-function timeMs(fn: () => void, opts: Pick<Options, 'steps' | 'warmup' | 'repeats'>): { median: number; best: number } {
+function timeMs(fn: () => void, opts: Pick<Options, 'steps' | 'warmup' | 'repeats'>): StepMs {
   for (let i = 0; i < opts.warmup; i++) fn();
   const runs: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < opts.repeats; r++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < opts.steps; i++) fn();
     runs.push((performance.now() - t0) / opts.steps);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000 / opts.steps);
   }
-  return { median: median(runs), best: Math.min(...runs) };
+  return { median: median(runs), best: Math.min(...runs), cpu: median(cpu) };
 }
 
 interface Throughput {
@@ -76,6 +89,8 @@ interface Throughput {
   median: number;
   /** Images per second, fastest repeat. */
   best: number;
+  /** Images per CPU second of this process. */
+  cpu: number;
 }
 
 function modelThroughput(opts: Options, trainToo = true): { train: Throughput; inputGrad: Throughput } {
@@ -98,14 +113,15 @@ function modelThroughput(opts: Options, trainToo = true): { train: Throughput; i
       tf.grad((input) => loss(input, false))(x).dataSync();
     });
   };
-  const trainMs = trainToo ? timeMs(trainStep, opts) : { median: Number.NaN, best: Number.NaN };
+  const trainMs = trainToo ? timeMs(trainStep, opts) : { median: Number.NaN, best: Number.NaN, cpu: Number.NaN };
   const inputGradMs = timeMs(inputGradStep, opts);
   tf.dispose([x, labels]);
   model.dispose();
   optimizer.dispose();
-  const imgS = (ms: { median: number; best: number }): Throughput => ({
+  const imgS = (ms: StepMs): Throughput => ({
     median: (opts.batch * 1000) / ms.median,
     best: (opts.batch * 1000) / ms.best,
+    cpu: (opts.batch * 1000) / ms.cpu,
   });
   return { train: imgS(trainMs), inputGrad: imgS(inputGradMs) };
 }
@@ -208,6 +224,9 @@ async function main(): Promise<void> {
     input_grad_img_s: Number(model.inputGrad.median.toFixed(1)),
     train_img_s_best: Number(model.train.best.toFixed(1)),
     input_grad_img_s_best: Number(model.inputGrad.best.toFixed(1)),
+    train_img_per_cpu_s: Number(model.train.cpu.toFixed(1)),
+    input_grad_img_per_cpu_s: Number(model.inputGrad.cpu.toFixed(1)),
+    load_average_1min: Number(loadavg()[0].toFixed(2)),
     input_grad_img_s_shipped_backprop_input: before === null ? null : Number(before.toFixed(1)),
     kernels: kernels.map((k) => ({
       layer: k.layer,
@@ -223,8 +242,9 @@ async function main(): Promise<void> {
   }
   const lines = [
     `ref-cnn on ${engine.backend} (${engine.device}), batch ${opts.batch}, one thread`,
-    `  train step        ${result.train_img_s.toFixed(1)} img/s (best repeat ${result.train_img_s_best.toFixed(1)})`,
-    `  input-grad step   ${result.input_grad_img_s.toFixed(1)} img/s (best repeat ${result.input_grad_img_s_best.toFixed(1)})` +
+    `  load average ${result.load_average_1min} (wall-clock figures are only meaningful below ≈1)`,
+    `  train step        ${result.train_img_s.toFixed(1)} img/s (best repeat ${result.train_img_s_best.toFixed(1)}; ${result.train_img_per_cpu_s.toFixed(1)} per CPU second)`,
+    `  input-grad step   ${result.input_grad_img_s.toFixed(1)} img/s (best repeat ${result.input_grad_img_s_best.toFixed(1)}; ${result.input_grad_img_per_cpu_s.toFixed(1)} per CPU second)` +
       (before === null ? '' : ` (${before.toFixed(1)} img/s with the shipped Conv2DBackpropInput)`),
     `  per kernel (ms)   forward  bpInput(ours)  bpInput(shipped)  bpFilter(ours)`,
     ...result.kernels.map(
