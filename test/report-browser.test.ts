@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -143,7 +143,10 @@ describe('report.html in Chromium', { timeout: 600_000 }, () => {
     assert.equal(r.status, 0, r.stderr);
     report = JSON.parse(readFileSync(join(dir, 'eval', 'report.json'), 'utf8')) as RobustnessReport;
   });
-  after(() => browser?.close());
+  after(async () => {
+    await browser?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('harden eval writes report.html next to report.json; it renders its charts and image grid without errors or network', async () => {
     const page = await browser.context.newPage();
