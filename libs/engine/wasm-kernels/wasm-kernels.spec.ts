@@ -117,6 +117,9 @@ const CASES: Case[] = [
   { kind: 'conv2d', batch: 1, h: 9, w: 9, inC: 2, out: 3, k: [3, 3], strides: [2, 2], pad: 1, dimRoundingMode: 'ceil' },
   { kind: 'conv2d', batch: 2, h: 7, w: 9, inC: 3, out: 2, k: [3, 3], strides: [2, 2], pad: [[0, 0], [3, 0], [1, 2], [0, 0]] },
   { kind: 'conv2d', batch: 1, h: 8, w: 8, inC: 16, out: 32, k: [3, 3], strides: [2, 2], pad: 'same' },
+  // Large enough images (H·W > 256, C > 4) for the two-step transpose in the filter gradient.
+  { kind: 'conv2d', batch: 2, h: 17, w: 19, inC: 6, out: 5, k: [3, 3], strides: [2, 2], pad: 'same' },
+  { kind: 'conv2d', batch: 1, h: 18, w: 16, inC: 8, out: 4, k: [5, 5], strides: [1, 1], pad: 'valid' },
   { kind: 'depthwise', batch: 1, h: 10, w: 11, inC: 2, out: 1, k: [2, 4], strides: [2, 3], pad: 'same' },
   { kind: 'depthwise', batch: 2, h: 9, w: 9, inC: 4, out: 2, k: [3, 3], strides: [2, 2], pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
 ];
