@@ -12,9 +12,10 @@
  * phases are interleaved with a memcpy concat and two cheap transposes. With stride 1 it is a
  * single convolution and no interleave.
  *
- * Why: on the reference CNN (batch 64, 2-core EPYC, one thread) the shipped kernel takes 474 ms
- * (32×32×32 ← 16×16×64, 3×3, stride 2) and 405 ms (16×16×64 ← 8×8×128), this kernel 34 ms and
- * 29 ms, as fast as the forward convolutions (38 and 31 ms). The alternatives measured slower:
+ * Why: on the reference CNN (batch 64, 2-core EPYC, one thread, quiet machine) the shipped kernel
+ * takes 310–470 ms (32×32×32 ← 16×16×64, 3×3, stride 2) and 380–400 ms (16×16×64 ← 8×8×128),
+ * this kernel 32–35 ms and 29–32 ms, about as long as the forward convolutions (28–38 and
+ * 30–31 ms); `bench/kernels.ts` prints these. The alternatives measured slower:
  * one convolution over zero-dilated dy (4× the multiplications at stride 2), one convolution with
  * all phase sub-filters zero-padded to ⌈k/s⌉² taps (1.8× the multiplications, 48 ms), and phases
  * merged along channels before the interleave (+7 ms of strided copies).
