@@ -25,6 +25,8 @@ export const ATTR = {
   JOB_ID: 'harden.job_id',
   /** Job state: `QUEUED`, `RUNNING`, `SUCCEEDED`, `FAILED` or `CANCELLED`. */
   JOB_STATE: 'harden.job_state',
+  /** Job kind: `harden` (training) or `evaluate`. */
+  JOB_KIND: 'harden.job_kind',
   /** Which runner executes a job: `in-process` or `kubernetes`. */
   RUNNER: 'harden.runner',
   /** 1-based epoch number and the run's epoch count. */

@@ -7,23 +7,21 @@ const telemetry = startTestTelemetry();
 after(() => telemetry.shutdown());
 
 describe('harden metrics', () => {
-  it('counts jobs by state through their transitions, and the queue depth', async () => {
+  it('reports jobs by kind and state and the queue depth from a reader, and counts transitions', async () => {
     const m = getHardenMetrics();
     assert.equal(getHardenMetrics(), m, 'one set per process');
-    m.jobTransition(undefined, 'QUEUED');
-    m.jobTransition(undefined, 'QUEUED');
-    m.jobTransition('QUEUED', 'RUNNING');
-    m.jobTransition('RUNNING', 'SUCCEEDED');
-    let waiting = 1;
-    const stop = m.observeQueueDepth(() => waiting);
-    const byState = Object.fromEntries((await telemetry.points('harden.jobs')).map((p) => [p.attributes['harden.job_state'], p.value]));
-    assert.deepEqual(byState, { QUEUED: 1, RUNNING: 0, SUCCEEDED: 1 });
-    assert.equal((await telemetry.points('harden.jobs.queue_depth'))[0].value, 1);
-    waiting = 3;
-    assert.equal((await telemetry.points('harden.jobs.queue_depth'))[0].value, 3);
+    let counts = { harden: { QUEUED: 2, RUNNING: 1, SUCCEEDED: 0 } };
+    const stop = m.observeJobs(() => counts);
+    const byState = async () => Object.fromEntries((await telemetry.points('harden.jobs')).map((p) => [`${p.attributes['harden.job_kind']}/${p.attributes['harden.job_state']}`, p.value]));
+    assert.deepEqual(await byState(), { 'harden/QUEUED': 2, 'harden/RUNNING': 1, 'harden/SUCCEEDED': 0 });
+    assert.equal((await telemetry.points('harden.jobs.queue_depth'))[0].value, 2);
+    counts = { harden: { QUEUED: 0, RUNNING: 1, SUCCEEDED: 2 } };
+    assert.equal((await telemetry.points('harden.jobs.queue_depth'))[0].value, 0);
     stop();
+    m.jobTransition('RUNNING', { 'harden.job_kind': 'harden' });
+    m.jobTransition('SUCCEEDED', { 'harden.job_kind': 'harden' });
     const transitions = await telemetry.points('harden.jobs.transitions');
-    assert.equal(transitions.reduce((s, p) => s + (p.value as number), 0), 4);
+    assert.equal(transitions.reduce((s, p) => s + (p.value as number), 0), 2);
   });
   it('records epoch time and throughput as histograms, ignoring non-finite values', async () => {
     const m = getHardenMetrics();

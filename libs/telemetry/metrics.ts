@@ -3,9 +3,9 @@
  *
  * | name | kind | unit | attributes |
  * |---|---|---|---|
- * | `harden.jobs` | up-down counter: jobs currently in each state | `{job}` | `harden.job_state`, `harden.runner` |
- * | `harden.jobs.transitions` | counter of state changes | `{job}` | `harden.job_state` (the new one), `harden.runner` |
- * | `harden.jobs.queue_depth` | observable gauge: QUEUED jobs waiting | `{job}` | — |
+ * | `harden.jobs` | observable gauge: jobs in each state (read from the job store) | `{job}` | `harden.job_kind`, `harden.job_state` |
+ * | `harden.jobs.queue_depth` | observable gauge: QUEUED jobs waiting for a runner slot | `{job}` | `harden.job_kind` |
+ * | `harden.jobs.transitions` | counter of state changes | `{job}` | `harden.job_kind`, `harden.job_state` (the new one) |
  * | `harden.training.throughput` | histogram of per-epoch training throughput | `{image}/s` | `harden.method`, `harden.backend`, `harden.arch` |
  * | `harden.training.epoch.duration` | histogram of epoch wall time | `s` | same |
  * | `harden.attack.throughput` | histogram of attack/evaluation throughput | `{image}/s` | `harden.attack`, `harden.backend` |
@@ -20,14 +20,14 @@ export type JobStateName = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANC
 
 /** Recorders for harden's metrics; create once per process with `getHardenMetrics()`. */
 export interface HardenMetrics {
+  /** A job entered state `to` (counts `harden.jobs.transitions`). */
+  jobTransition(to: JobStateName, attrs?: SpanAttributes): void;
   /**
-   * A job moved from `from` (undefined for a new job) to `to`. Keeps `harden.jobs` (by state) in
-   * step and counts the transition. A service that restarts calls it with `from` undefined for
-   * each job it loads, so the gauge starts from the store's truth.
+   * Feeds `harden.jobs` and `harden.jobs.queue_depth` whenever metrics are collected: `read` returns
+   * job counts by kind, then state (e.g. the job store's own counts, so restarts change nothing).
+   * @returns unregister
    */
-  jobTransition(from: JobStateName | undefined, to: JobStateName, attrs?: SpanAttributes): void;
-  /** Reports how many jobs wait in QUEUED whenever metrics are collected; returns an unregister. */
-  observeQueueDepth(read: () => number): () => void;
+  observeJobs(read: () => Record<string, Partial<Record<JobStateName, number>>>): () => void;
   /** One finished epoch: its wall time (s) and training throughput (img/s). */
   epoch(seconds: number, imagesPerSecond: number, attrs?: SpanAttributes): void;
   /** One attack phase or generation request's throughput (img/s). */
@@ -46,9 +46,9 @@ const IMG_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 2
 
 /** Builds the recorders on `meter`. Prefer `getHardenMetrics()`, which shares one set per process. */
 export function createHardenMetrics(meter: Meter): HardenMetrics {
-  const jobs = meter.createUpDownCounter('harden.jobs', { description: 'Jobs currently in each state', unit: '{job}' });
-  const transitions = meter.createCounter('harden.jobs.transitions', { description: 'Job state changes, by new state', unit: '{job}' });
+  const jobs: ObservableGauge = meter.createObservableGauge('harden.jobs', { description: 'Jobs in each state', unit: '{job}' });
   const queueDepth: ObservableGauge = meter.createObservableGauge('harden.jobs.queue_depth', { description: 'Jobs waiting in QUEUED', unit: '{job}' });
+  const transitions = meter.createCounter('harden.jobs.transitions', { description: 'Job state changes, by new state', unit: '{job}' });
   const throughput = meter.createHistogram('harden.training.throughput', { description: 'Training images per second, per epoch', unit: '{image}/s', advice: { explicitBucketBoundaries: IMG_BUCKETS } });
   const epochDuration = meter.createHistogram('harden.training.epoch.duration', { description: 'Wall time of one training epoch', unit: 's', advice: { explicitBucketBoundaries: EPOCH_BUCKETS } });
   const attack = meter.createHistogram('harden.attack.throughput', { description: 'Attack images per second', unit: '{image}/s', advice: { explicitBucketBoundaries: IMG_BUCKETS } });
@@ -56,22 +56,30 @@ export function createHardenMetrics(meter: Meter): HardenMetrics {
     server: meter.createHistogram('rpc.server.call.duration', { description: 'Duration of RPCs served', unit: 's', advice: { explicitBucketBoundaries: RPC_BUCKETS } }),
     client: meter.createHistogram('rpc.client.call.duration', { description: 'Duration of RPCs made', unit: 's', advice: { explicitBucketBoundaries: RPC_BUCKETS } }),
   };
-  const readers = new Set<() => number>();
-  queueDepth.addCallback((result) => {
-    if (readers.size === 0) return;
-    let total = 0;
-    for (const read of readers) total += read();
-    result.observe(total);
-  });
+  const readers = new Set<() => Record<string, Partial<Record<JobStateName, number>>>>();
+  meter.addBatchObservableCallback(
+    (result) => {
+      for (const read of readers) {
+        let counts: Record<string, Partial<Record<JobStateName, number>>>;
+        try {
+          counts = read();
+        } catch {
+          continue; // a closed store during shutdown: skip this collection
+        }
+        for (const [kind, byState] of Object.entries(counts)) {
+          for (const [state, n] of Object.entries(byState)) result.observe(jobs, n ?? 0, { [ATTR.JOB_KIND]: kind, [ATTR.JOB_STATE]: state });
+          result.observe(queueDepth, byState.QUEUED ?? 0, { [ATTR.JOB_KIND]: kind });
+        }
+      }
+    },
+    [jobs, queueDepth],
+  );
 
   return {
-    jobTransition(from, to, attrs) {
-      const base = cleanAttributes(attrs);
-      if (from) jobs.add(-1, { ...base, [ATTR.JOB_STATE]: from });
-      jobs.add(1, { ...base, [ATTR.JOB_STATE]: to });
-      transitions.add(1, { ...base, [ATTR.JOB_STATE]: to });
+    jobTransition(to, attrs) {
+      transitions.add(1, { ...cleanAttributes(attrs), [ATTR.JOB_STATE]: to });
     },
-    observeQueueDepth(read) {
+    observeJobs(read) {
       readers.add(read);
       return () => void readers.delete(read);
     },

@@ -17,7 +17,7 @@ const PROGRAM = `
   await t.withSpan('unit.work', { 'harden.method': 'd2r', 'harden.eps': 0.031 }, async () => {
     t.createLogger('unit').info('inside', { n: 1 });
   });
-  t.getHardenMetrics().jobTransition(undefined, 'QUEUED');
+  t.getHardenMetrics().jobTransition('QUEUED');
   await t.shutdownTelemetry();
   process.stdout.write(JSON.stringify(status));
 `;
@@ -63,7 +63,7 @@ describe('startTelemetry through register.js', () => {
       const log = stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'inside')!;
       assert.equal(log.trace_id, work.traceId);
       assert.equal(log.span_id, work.spanId);
-      assert.ok(receiver.metricNames().get('unit-test')?.has('harden.jobs'), 'metrics flushed at shutdown');
+      assert.ok(receiver.metricNames().get('unit-test')?.has('harden.jobs.transitions'), 'metrics flushed at shutdown');
     } finally {
       await receiver.close();
     }
