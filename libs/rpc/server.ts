@@ -1,0 +1,203 @@
+/**
+ * The RPC server: Connect's Node adapter (gRPC, gRPC-Web and Connect on every route) on one port.
+ *
+ * - Cleartext (default): HTTP/2 without TLS (h2c, what gRPC clients speak with insecure
+ *   credentials) and HTTP/1.1 (browsers, curl, Connect and gRPC-Web clients) on the same port: the
+ *   first bytes of a connection pick the protocol (the HTTP/2 preface starts with `PRI`).
+ * - TLS (`tls: { certFile, keyFile }`): HTTP/2 with ALPN, HTTP/1.1 allowed.
+ *
+ * Requests no RPC matches go to `httpHandlers` in order (each returns true when it answered, e.g.
+ * the dashboard), else 404. Message sizes are bounded both ways (`readMaxBytes`,
+ * `writeMaxBytes`; RESOURCE_EXHAUSTED beyond). Deadlines (`grpc-timeout`, `connect-timeout-ms`)
+ * abort the handler's `context.signal`, as does the client going away.
+ *
+ * `close({ graceMs })` is the graceful shutdown: stop accepting connections, tell HTTP/2 clients
+ * with GOAWAY, abort the `shutdownSignal` (handlers pass it to their compute, streams end), give
+ * calls in flight `graceMs` to finish, then close every connection.
+ */
+import { readFileSync } from 'node:fs';
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Code, ConnectError, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
+import { connectNodeAdapter, type ConnectNodeAdapterOptions } from '@connectrpc/connect-node';
+import type { Logger } from '../telemetry/index.js';
+
+type NodeHandler = NonNullable<ConnectNodeAdapterOptions['fallback']>;
+export type NodeRequest = Parameters<NodeHandler>[0];
+export type NodeResponse = Parameters<NodeHandler>[1];
+
+/** A plain HTTP handler mounted beside the RPCs; returns true when it handled the request. */
+export type HttpHandler = (req: NodeRequest, res: NodeResponse) => boolean;
+
+export interface RpcServerOptions {
+  /** Registers the services; `shutdownSignal` aborts when the server starts to close. */
+  routes: (router: ConnectRouter, shutdownSignal: AbortSignal) => void;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** 0 picks a free port. @default 50051 */
+  port?: number;
+  /** Serve TLS with these PEM files. */
+  tls?: { certFile: string; keyFile: string };
+  /** Applied to every call, outermost first. */
+  interceptors?: Interceptor[];
+  /** Largest request message accepted, bytes. @default 4194304 (4 MiB) */
+  readMaxBytes?: number;
+  /** Largest response message sent, bytes. @default 67108864 (64 MiB) */
+  writeMaxBytes?: number;
+  /** Longest deadline a client may ask for, ms; 0 is no limit. @default 0 */
+  maxTimeoutMs?: number;
+  /** Tried in order for requests that are not RPCs. */
+  httpHandlers?: HttpHandler[];
+  logger?: Logger;
+}
+
+export interface RpcServer {
+  /** `http://host:port` (or https), known after `listen()`. */
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  readonly tls: boolean;
+  /** Aborts when `close()` starts. */
+  readonly shutdownSignal: AbortSignal;
+  listen(): Promise<{ host: string; port: number; url: string }>;
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+export const DEFAULT_PORT = 50051;
+export const DEFAULT_READ_MAX_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_WRITE_MAX_BYTES = 64 * 1024 * 1024;
+
+/** The first bytes of every HTTP/2 connection ("PRI * HTTP/2.0…"); no HTTP/1 method starts so. */
+const H2_PREFACE_START = Buffer.from('PRI', 'latin1');
+
+export function createRpcServer(options: RpcServerOptions): RpcServer {
+  const host = options.host ?? '127.0.0.1';
+  const logger = options.logger;
+  const shutdown = new AbortController();
+  const httpHandlers = options.httpHandlers ?? [];
+  const handler = connectNodeAdapter({
+    routes: (router) => options.routes(router, shutdown.signal),
+    interceptors: options.interceptors ?? [],
+    readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+    writeMaxBytes: options.writeMaxBytes ?? DEFAULT_WRITE_MAX_BYTES,
+    ...(options.maxTimeoutMs ? { maxTimeoutMs: options.maxTimeoutMs } : {}),
+    shutdownSignal: shutdown.signal,
+    fallback: (req, res) => {
+      for (const h of httpHandlers) {
+        try {
+          if (h(req, res)) return;
+        } catch (error) {
+          logger?.error('http handler failed', { url: req.url, error });
+          if (!res.headersSent) {
+            res.writeHead(500, { 'content-type': 'text/plain' });
+            res.end('internal error\n');
+          }
+          return;
+        }
+      }
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('not found\n');
+    },
+  });
+
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  let h1: http.Server | undefined;
+  let listener: net.Server;
+  const http2Settings: http2.Settings = { maxConcurrentStreams: 1000 };
+
+  if (options.tls) {
+    const secure = http2.createSecureServer(
+      { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile), allowHTTP1: true, settings: http2Settings },
+      handler,
+    );
+    secure.on('session', (s) => {
+      sessions.add(s);
+      s.once('close', () => sessions.delete(s));
+    });
+    listener = secure;
+  } else {
+    const h2 = http2.createServer({ settings: http2Settings }, handler);
+    h2.on('session', (s) => {
+      sessions.add(s);
+      s.once('close', () => sessions.delete(s));
+    });
+    h1 = http.createServer(handler);
+    const server1 = h1;
+    listener = net.createServer((socket) => {
+      const route = () => {
+        const chunk = socket.read() as Buffer | null;
+        if (chunk === null) {
+          socket.once('readable', route);
+          return;
+        }
+        socket.unshift(chunk);
+        const head = chunk.subarray(0, H2_PREFACE_START.length);
+        if (head.length < H2_PREFACE_START.length && H2_PREFACE_START.subarray(0, head.length).equals(head)) {
+          // Too few bytes yet to tell; wait for more.
+          socket.once('readable', route);
+          return;
+        }
+        // Node's HTTP/2 session reads what is buffered on the socket first (nodejs/node#34532).
+        (head.equals(H2_PREFACE_START) ? h2 : server1).emit('connection', socket);
+      };
+      socket.once('readable', route);
+      socket.on('error', () => socket.destroy());
+    });
+  }
+  listener.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  let address: { host: string; port: number; url: string } | undefined;
+  const scheme = options.tls ? 'https' : 'http';
+
+  return {
+    get url() {
+      if (!address) throw new Error('the server is not listening yet');
+      return address.url;
+    },
+    get port() {
+      return address?.port ?? 0;
+    },
+    host,
+    tls: options.tls !== undefined,
+    shutdownSignal: shutdown.signal,
+
+    listen() {
+      return new Promise((resolve, reject) => {
+        listener.once('error', reject);
+        listener.listen(options.port ?? DEFAULT_PORT, host, () => {
+          listener.off('error', reject);
+          const port = (listener.address() as AddressInfo).port;
+          const urlHost = net.isIPv6(host) ? `[${host}]` : host;
+          address = { host, port, url: `${scheme}://${urlHost}:${port}` };
+          logger?.info('listening', { url: address.url, protocols: options.tls ? 'h2 + http/1.1 (TLS)' : 'h2c + http/1.1' });
+          resolve(address);
+        });
+      });
+    },
+
+    async close(closeOptions = {}) {
+      const graceMs = closeOptions.graceMs ?? 10_000;
+      if (!shutdown.signal.aborted) shutdown.abort(new ConnectError('the server is shutting down', Code.Unavailable));
+      const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+      for (const s of sessions) s.close();
+      h1?.closeIdleConnections();
+      const drained = new Promise<void>((resolve) => {
+        const check = () => (sockets.size === 0 ? resolve() : setTimeout(check, 20).unref());
+        check();
+      });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
+      for (const s of sessions) s.destroy();
+      h1?.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * Request checks shared by the services, run before any work starts. Each failure is an
+ * INVALID_ARGUMENT `RequestError` whose message starts with the request field (proto name); a model
+ * URI that names nothing is NOT_FOUND. Zero values of optional fields mean "the default".
+ */
+import { parseDatasetSpec, type DatasetSpec } from '../data/index.js';
+import { openStore, StorageError } from '../storage/index.js';
+import { invalidField, RequestError } from './errors.js';
+
+/** Longest URI or data set spec accepted. */
+export const MAX_URI_LENGTH = 2048;
+
+/** An idempotency key: empty → undefined; else 1–128 of `[A-Za-z0-9._:-]`. */
+export function requestId(value: string, field = 'request_id'): string | undefined {
+  if (value === '') return undefined;
+  if (!/^[A-Za-z0-9._:-]{1,128}$/.test(value)) throw invalidField(field, 'must be 1 to 128 letters, digits, ".", "_", ":" or "-"');
+  return value;
+}
+
+/** An id naming a job or report. */
+export function resourceId(value: string, field: string): string {
+  if (value === '') throw invalidField(field, 'is required');
+  if (!/^[A-Za-z0-9._:-]{1,128}$/.test(value)) throw invalidField(field, 'is not a valid id');
+  return value;
+}
+
+/** A uint32 count: 0 → `fallback`; above `max` is INVALID_ARGUMENT. */
+export function count(field: string, value: number, fallback: number, max: number): number {
+  if (value === 0) return fallback;
+  if (value > max) throw invalidField(field, `at most ${max}; got ${value}`);
+  return value;
+}
+
+/** A real number in (0, max]: 0 → `fallback`; negative, NaN, infinite or above `max` is INVALID_ARGUMENT. */
+export function positiveNumber(field: string, value: number, fallback: number, max: number): number {
+  if (value === 0) return fallback;
+  if (!Number.isFinite(value) || value < 0 || value > max) throw invalidField(field, `must be in (0, ${max}]; got ${value}`);
+  return value;
+}
+
+/** One of `names`: '' → `fallback`. */
+export function choice<T extends string>(field: string, value: string, names: readonly T[], fallback: T): T {
+  if (value === '') return fallback;
+  if (!(names as readonly string[]).includes(value)) throw invalidField(field, `unknown value "${value.slice(0, 64)}"; expected one of ${names.join(', ')}`);
+  return value as T;
+}
+
+/** A data set spec (`mnist`, `cifar10:DIR`, …), required. */
+export function datasetSpec(value: string, field = 'dataset'): { text: string; spec: DatasetSpec } {
+  if (value === '') throw invalidField(field, 'is required (mnist, fashion-mnist[:DIR], idx:DIR, cifar10:DIR, cifar100:DIR, tiny-imagenet:DIR)');
+  if (value.length > MAX_URI_LENGTH) throw invalidField(field, `longer than ${MAX_URI_LENGTH} characters`);
+  try {
+    return { text: value, spec: parseDatasetSpec(value) };
+  } catch (error) {
+    throw invalidField(field, (error as Error).message);
+  }
+}
+
+/**
+ * A model folder URI (the folder holding model.json; a trailing `/model.json` is dropped), checked
+ * to parse and to hold a model.json: malformed → INVALID_ARGUMENT, nothing there → NOT_FOUND.
+ */
+export async function modelUri(value: string, field = 'model_uri'): Promise<string> {
+  if (value === '') throw invalidField(field, 'is required (a store folder holding model.json, e.g. file:///srv/models/m1)');
+  if (value.length > MAX_URI_LENGTH) throw invalidField(field, `longer than ${MAX_URI_LENGTH} characters`);
+  const uri = value.replace(/\/model\.json$/, '');
+  let store;
+  try {
+    store = openStore(uri);
+  } catch (error) {
+    if (StorageError.is(error, 'invalid-uri', 'unsupported-scheme')) throw invalidField(field, error.message);
+    throw error;
+  }
+  if (!(await store.exists('model.json'))) throw new RequestError('not-found', `${field}: no model at ${uri} (no model.json there)`, { field });
+  return store.uri;
+}
