@@ -103,6 +103,7 @@ interface JobRow {
   created_at: number;
   started_at: number | null;
   ended_at: number | null;
+  updated_at: number;
   last_sequence: number;
   cancel_requested: number;
   attempts: number;
@@ -178,6 +179,7 @@ function toRecord<Spec>(row: JobRow): JobRecord<Spec> {
     createdAt: new Date(row.created_at),
     startedAt: row.started_at === null ? null : new Date(row.started_at),
     endedAt: row.ended_at === null ? null : new Date(row.ended_at),
+    updatedAt: new Date(row.updated_at),
     lastSequence: row.last_sequence,
     cancelRequested: row.cancel_requested === 1,
     attempts: row.attempts,

@@ -63,6 +63,8 @@ export interface JobRecord<Spec = unknown, Outputs extends object = Record<strin
   createdAt: Date;
   startedAt: Date | null;
   endedAt: Date | null;
+  /** Last change of any kind (state, progress, outputs, an event). */
+  updatedAt: Date;
   /** Sequence number of the latest event (0 before the first). */
   lastSequence: number;
   /** A cancel was requested while it was RUNNING; it becomes CANCELLED when its compute stops. */
