@@ -1,0 +1,84 @@
+/**
+ * GenerateAdversarialRequest → `GenerateSpec`, checked before any work starts: model and guidance
+ * URIs (NOT_FOUND when nothing is there), data set, attack name and norm, ε and α in (0, 1], batch
+ * size and count within the server's limits, and the attack's own options (compiled once by the
+ * attack registry, so an option the attack does not take is refused too).
+ */
+import { ATTACK_NAMES, AttackError, createAttack, describeAttack, fromLogitsFunction, isAttackName, type AttackName, type Norm } from '../../libs/attacks/index.js';
+import { protocolEps } from '../../libs/evaluation/index.js';
+import { choice, count, datasetSpec, invalidField, modelUri, positiveNumber } from '../../libs/rpc/index.js';
+import type { GenerateAdversarialRequest } from '../../libs/rpc/gen/robustness/v1/adversarial_pb.js';
+
+export interface GenerateSpec {
+  modelUri: string;
+  guidanceUri: string | null;
+  dataset: string;
+  split: 'train' | 'test';
+  attack: AttackName;
+  eps: number;
+  norm: Norm;
+  /** Attack options beyond ε (steps, alpha), as the registry takes them. */
+  options: Record<string, unknown>;
+  seed: number;
+  batchSize: number;
+  numBatches: number;
+  offset: number;
+  includeClean: boolean;
+}
+
+export interface GenerateLimits {
+  /** Largest batch_size. @default 1024 */
+  maxBatchSize: number;
+  /** Largest num_batches. @default 100000 */
+  maxBatches: number;
+  /** Largest steps. @default 10000 */
+  maxSteps: number;
+}
+
+export const DEFAULT_GENERATE_LIMITS: GenerateLimits = { maxBatchSize: 1024, maxBatches: 100_000, maxSteps: 10_000 };
+
+/** Stands in for the guidance model while the options are checked here (never called). */
+const PLACEHOLDER = fromLogitsFunction(() => {
+  throw new Error('placeholder model');
+}, 2);
+
+export async function generateSpec(req: GenerateAdversarialRequest, limits: GenerateLimits = DEFAULT_GENERATE_LIMITS): Promise<GenerateSpec> {
+  const dataset = datasetSpec(req.dataset);
+  const split = choice('split', req.split, ['train', 'test'] as const, 'test');
+  const attack = choice('attack', req.attack, ATTACK_NAMES, 'pgd');
+  if (!isAttackName(attack)) throw invalidField('attack', `unknown attack ${attack}`);
+  const norm = choice('norm', req.norm, ['Linf', 'L2'] as const, 'Linf');
+  const described = describeAttack(attack);
+  if (!described.norms.includes(norm)) throw invalidField('norm', `${attack} does not run in ${norm}; it takes ${described.norms.join(', ')}`);
+  const eps = positiveNumber('eps', req.eps, attack === 'cag' ? described.defaultEps : protocolEps(dataset.text), 1);
+  const options: Record<string, unknown> = {};
+  if (req.steps !== 0) options.steps = count('steps', req.steps, 0, limits.maxSteps);
+  if (req.alpha !== 0) options.alpha = positiveNumber('alpha', req.alpha, 0, 1);
+  try {
+    createAttack(attack, attack === 'cag' ? { ...options, guidance: PLACEHOLDER } : options);
+  } catch (error) {
+    if (AttackError.is(error, 'invalid-argument', 'unsupported')) throw invalidField(error.field ?? 'attack', error.message);
+    throw error;
+  }
+  const batchSize = count('batch_size', req.batchSize, 64, limits.maxBatchSize);
+  const numBatches = count('num_batches', req.numBatches, 1, limits.maxBatches);
+  if (attack === 'cag' && req.guidanceUri === '') throw invalidField('guidance_uri', 'is required for cag (the guidance model anchors the attack)');
+  if (attack !== 'cag' && req.guidanceUri !== '') throw invalidField('guidance_uri', `only cag takes a guidance model, not ${attack}`);
+  const model = await modelUri(req.modelUri, 'model_uri');
+  const guidance = req.guidanceUri !== '' ? await modelUri(req.guidanceUri, 'guidance_uri') : null;
+  return {
+    modelUri: model,
+    guidanceUri: guidance,
+    dataset: dataset.text,
+    split,
+    attack,
+    eps,
+    norm,
+    options,
+    seed: req.seed,
+    batchSize,
+    numBatches,
+    offset: req.offset,
+    includeClean: req.includeClean,
+  };
+}

@@ -1,0 +1,281 @@
+/**
+ * `harden serve` as a function: the three services (or some of them) on one RPC server, with the
+ * standard health and reflection services, the dashboard beside the RPCs, the job database and the
+ * artifact store. Used by the CLI, the tests and the benchmark.
+ *
+ * Embedded defaults: store `file://./.harden`, job database `<store>/jobs.sqlite` (a local file next
+ * to a file store, `./.harden/jobs.sqlite` for other stores), engine backend `auto`.
+ *
+ * Lifecycle: `startHardenServer` opens the database, listens, then starts the job runners (which
+ * resume jobs a previous process left RUNNING). `close()` is the graceful shutdown: health turns
+ * NOT_SERVING, the runners take no new jobs and stop the running ones (training stops after its
+ * current batch; its last epoch checkpoint stands and the job resumes at the next start), the server
+ * stops accepting connections and lets calls in flight finish within the grace period, then the
+ * workers and the database close.
+ */
+import { join } from 'node:path';
+import type { Interceptor } from '@connectrpc/connect';
+import type { BackendChoice } from '../../libs/engine/index.js';
+import { createJobStore, createReportIndex, type JobStore, type ReportIndex } from '../../libs/jobs/index.js';
+import {
+  createHealthService,
+  createReflectionIndex,
+  createRpcServer,
+  createServiceClient,
+  createTransport,
+  errorMapping,
+  reflectionV1,
+  reflectionV1alpha,
+  ReflectionV1,
+  ReflectionV1alpha,
+  Health,
+  type HealthService,
+  type HttpHandler,
+} from '../../libs/rpc/index.js';
+import { file_grpc_health_v1_health } from '../../libs/rpc/gen/grpc/health/v1/health_pb.js';
+import { file_grpc_reflection_v1_reflection } from '../../libs/rpc/gen/grpc/reflection/v1/reflection_pb.js';
+import { file_grpc_reflection_v1alpha_reflection } from '../../libs/rpc/gen/grpc/reflection/v1alpha/reflection_pb.js';
+import { AdversarialService, file_robustness_v1_adversarial } from '../../libs/rpc/gen/robustness/v1/adversarial_pb.js';
+import { EvaluationService, file_robustness_v1_evaluation } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
+import { HardeningService, file_robustness_v1_hardening } from '../../libs/rpc/gen/robustness/v1/hardening_pb.js';
+import { openStore, parseStoreUri } from '../../libs/storage/index.js';
+import { createLoggingInterceptor, createTracingInterceptor, type Logger } from '../../libs/telemetry/index.js';
+import { createAdversarialService, type AdversarialServiceHandle, type GenerateLimits } from '../adversarial/index.js';
+import { createDashboardHandler } from '../dashboard/index.js';
+import { createEvaluationService, type EvaluationServiceHandle } from '../evaluation/index.js';
+import { createHardeningService, type HardeningServiceHandle, type HardenLimits } from '../training/index.js';
+import { createJobDashboardSource } from './dashboard-source.js';
+
+export const SERVICE_NAMES = ['training', 'adversarial', 'evaluation'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export interface HardenServerOptions {
+  /** Which services to run. @default all three */
+  services?: readonly ServiceName[];
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** 0 picks a free port. @default 50051 */
+  port?: number;
+  /** Serve TLS with these PEM files (HTTP/2 with ALPN, HTTP/1.1 allowed). */
+  tls?: { certFile: string; keyFile: string };
+  /** Artifact store root. @default file://./.harden */
+  storeUri?: string;
+  /** Job database file. @default <store>/jobs.sqlite for a file store, else ./.harden/jobs.sqlite */
+  dbPath?: string;
+  /**
+   * Where the training service calls EvaluationService.Evaluate (`host:port` or a URL).
+   * @default this server's own address when it runs the evaluation service (required otherwise)
+   */
+  evaluationUrl?: string;
+  /** CA (or self-signed certificate) to trust when calling the evaluation service over TLS. @default tls.certFile */
+  evaluationCaFile?: string;
+  /** Engine backend of every compute thread. @default 'auto' */
+  backend?: BackendChoice;
+  /** Training jobs at once. @default 1 */
+  trainingConcurrency?: number;
+  /** Evaluation jobs at once. @default 1 */
+  evaluationConcurrency?: number;
+  /** Jobs that may wait, per kind, before RESOURCE_EXHAUSTED. @default 16 */
+  queueLimit?: number;
+  /** Attack worker threads. @default HARDEN_WORKERS, else min(cores, 2) */
+  attackWorkers?: number;
+  /** Start the attack workers at once (else on the first GenerateAdversarial). @default false */
+  warmAttackWorkers?: boolean;
+  /** Largest request message, bytes. @default 4 MiB */
+  readMaxBytes?: number;
+  /** Largest response message, bytes. @default 64 MiB */
+  writeMaxBytes?: number;
+  /** Time running jobs and calls get to stop at shutdown. @default 30000 */
+  shutdownGraceMs?: number;
+  /** Serve the dashboard on the same port (paths `/`, `/jobs…`, `/reports…`, `/dashboard…`). @default true */
+  dashboard?: boolean;
+  /** More plain HTTP handlers for non-RPC paths (tried after the dashboard). */
+  httpHandlers?: HttpHandler[];
+  hardenLimits?: Partial<HardenLimits>;
+  generateLimits?: Partial<GenerateLimits>;
+  logger?: Logger;
+}
+
+export interface HardenServer {
+  /** `http://host:port` (https with TLS). */
+  readonly url: string;
+  readonly port: number;
+  readonly services: readonly ServiceName[];
+  readonly storeUri: string;
+  readonly dbPath: string;
+  readonly jobs: JobStore;
+  readonly reports: ReportIndex;
+  readonly health: HealthService;
+  readonly hardening: HardeningServiceHandle | undefined;
+  readonly evaluation: EvaluationServiceHandle | undefined;
+  readonly adversarial: AdversarialServiceHandle | undefined;
+  /** Graceful shutdown; resolves when everything is closed. Calling it again returns the same promise. */
+  close(): Promise<void>;
+}
+
+/** The job database next to a file store, else under ./.harden/. */
+export function defaultDbPath(storeUri: string): string {
+  const location = parseStoreUri(storeUri);
+  const dir = location.scheme === 'file' ? location.path : (parseStoreUri(undefined) as { path: string }).path;
+  return join(dir, 'jobs.sqlite');
+}
+
+export async function startHardenServer(options: HardenServerOptions = {}): Promise<HardenServer> {
+  const services = [...new Set(options.services ?? SERVICE_NAMES)];
+  const storeUri = openStore(options.storeUri).uri;
+  const dbPath = options.dbPath ?? defaultDbPath(storeUri);
+  const logger = options.logger;
+  const backend = options.backend ?? 'auto';
+  const run = (name: ServiceName) => services.includes(name);
+  if (run('training') && !run('evaluation') && !options.evaluationUrl) {
+    throw new Error('the training service needs --evaluation-url when this server does not run the evaluation service');
+  }
+
+  const jobs = createJobStore({ path: dbPath });
+  const reports = createReportIndex({ path: dbPath });
+  let selfUrl: string | undefined;
+  const evaluationUrl = () => options.evaluationUrl ?? (options.tls && selfUrl ? selfUrl.replace('://127.0.0.1:', '://localhost:') : selfUrl);
+  let evaluationClient: ReturnType<typeof createServiceClient<typeof EvaluationService>> | undefined;
+  const evaluationClientOf = () => {
+    if (!evaluationClient) {
+      const address = evaluationUrl();
+      if (!address) throw new Error('the evaluation service address is not known yet');
+      const caFile = options.evaluationCaFile ?? options.tls?.certFile;
+      evaluationClient = createServiceClient(
+        EvaluationService,
+        createTransport({
+          address,
+          protocol: 'grpc',
+          ...(address.startsWith('https:') ? { tls: caFile ? { caFile } : {} } : {}),
+          interceptors: [createTracingInterceptor({ side: 'client' })],
+        }),
+      );
+    }
+    return evaluationClient;
+  };
+
+  const evaluation = run('evaluation')
+    ? createEvaluationService({
+        jobs,
+        reports,
+        storeUri,
+        backend,
+        ...(options.evaluationConcurrency !== undefined ? { concurrency: options.evaluationConcurrency } : {}),
+        ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
+        ...(logger ? { logger } : {}),
+      })
+    : undefined;
+  const hardening = run('training')
+    ? createHardeningService({
+        jobs,
+        storeUri,
+        backend,
+        evaluation: evaluationClientOf,
+        ...(options.trainingConcurrency !== undefined ? { concurrency: options.trainingConcurrency } : {}),
+        ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
+        ...(options.hardenLimits ? { limits: options.hardenLimits } : {}),
+        ...(logger ? { logger } : {}),
+      })
+    : undefined;
+  const adversarial = run('adversarial')
+    ? createAdversarialService({
+        backend,
+        ...(options.attackWorkers !== undefined ? { workers: options.attackWorkers } : {}),
+        ...(options.generateLimits ? { limits: options.generateLimits } : {}),
+        ...(options.writeMaxBytes !== undefined ? { writeMaxBytes: options.writeMaxBytes } : {}),
+        ...(logger ? { logger } : {}),
+      })
+    : undefined;
+
+  const serviceNames = [
+    ...(hardening ? [HardeningService.typeName] : []),
+    ...(adversarial ? [AdversarialService.typeName] : []),
+    ...(evaluation ? [EvaluationService.typeName] : []),
+  ];
+  const health = createHealthService(serviceNames);
+  const reflection = createReflectionIndex(
+    [
+      file_robustness_v1_hardening,
+      file_robustness_v1_evaluation,
+      file_robustness_v1_adversarial,
+      file_grpc_health_v1_health,
+      file_grpc_reflection_v1_reflection,
+      file_grpc_reflection_v1alpha_reflection,
+    ],
+    [...serviceNames, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName],
+  );
+
+  const dashboardAbort = new AbortController();
+  const httpHandlers: HttpHandler[] = [];
+  if (options.dashboard ?? true) {
+    httpHandlers.push(
+      createDashboardHandler(createJobDashboardSource(jobs, reports), {
+        signal: dashboardAbort.signal,
+        onError: (error, path) => logger?.error('dashboard request failed', { path, error }),
+      }) as HttpHandler,
+    );
+  }
+  httpHandlers.push(...(options.httpHandlers ?? []));
+
+  const interceptors: Interceptor[] = [createTracingInterceptor({ side: 'server' }), ...(logger ? [createLoggingInterceptor(logger)] : []), errorMapping()];
+  const server = createRpcServer({
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 50051,
+    ...(options.tls ? { tls: options.tls } : {}),
+    interceptors,
+    ...(options.readMaxBytes !== undefined ? { readMaxBytes: options.readMaxBytes } : {}),
+    ...(options.writeMaxBytes !== undefined ? { writeMaxBytes: options.writeMaxBytes } : {}),
+    httpHandlers,
+    ...(logger ? { logger } : {}),
+    routes: (router) => {
+      if (hardening) router.service(HardeningService, hardening.impl);
+      if (adversarial) router.service(AdversarialService, adversarial.impl);
+      if (evaluation) router.service(EvaluationService, evaluation.impl);
+      router.service(Health, health.impl);
+      router.service(ReflectionV1, reflectionV1(reflection));
+      router.service(ReflectionV1alpha, reflectionV1alpha(reflection));
+    },
+  });
+  try {
+    const address = await server.listen();
+    selfUrl = address.url;
+  } catch (error) {
+    jobs.close();
+    reports.close();
+    throw error;
+  }
+  // After listen: a resumed Harden job may call Evaluate on this very server.
+  evaluation?.runner.start();
+  hardening?.runner.start();
+  if (adversarial && options.warmAttackWorkers) await adversarial.warm();
+
+  let closing: Promise<void> | undefined;
+  const graceMs = options.shutdownGraceMs ?? 30_000;
+  return {
+    url: server.url,
+    port: server.port,
+    services,
+    storeUri,
+    dbPath,
+    jobs,
+    reports,
+    health,
+    hardening,
+    evaluation,
+    adversarial,
+    close() {
+      closing ??= (async () => {
+        logger?.info('shutting down', { grace_ms: graceMs });
+        health.shutdown();
+        dashboardAbort.abort();
+        await Promise.all([hardening?.runner.shutdown({ graceMs }), evaluation?.runner.shutdown({ graceMs })]);
+        await server.close({ graceMs: Math.min(graceMs, 5000) });
+        await adversarial?.close();
+        jobs.close();
+        reports.close();
+        logger?.info('stopped');
+      })();
+      return closing;
+    },
+  };
+}

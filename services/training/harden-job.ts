@@ -1,0 +1,188 @@
+/**
+ * The Harden job's compute (a libs/jobs `JobExecutor`), run by the training service's runner:
+ *
+ * 1. training — `runHarden` in a worker thread (harden-task.ts); its events become job events
+ *    (`batch`, `epoch`, `checkpoint`, `resumed`, `warning`). Skipped when a previous attempt of the
+ *    same job finished it (outputs.trained), e.g. after a restart during the evaluation.
+ * 2. evaluation — `EvaluationService.Evaluate` over gRPC (the configured address; in the all-in-one
+ *    server, its own address: the same client path), idempotent by `request_id = harden:<job id>`
+ *    so that a restarted job finds its evaluation again; followed with `WatchEvaluation`
+ *    (reconnecting on UNAVAILABLE) until it ends.
+ * 3. link — the report's id and URI go on the job (`report` event), and the job SUCCEEDS.
+ *
+ * Cancelling the job aborts the training thread, or cancels the evaluation job it waits for.
+ */
+import { Code, ConnectError, type Client } from '@connectrpc/connect';
+import type { BackendChoice } from '../../libs/engine/index.js';
+import { JobFailure, runWorkerTask, type JobContext, ShutdownReason } from '../../libs/jobs/index.js';
+import type { TrainingEvent } from '../../libs/training/index.js';
+import type { EvaluationService } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
+import { JobState } from '../../libs/rpc/gen/robustness/v1/job_pb.js';
+import type { HardenSpec } from './harden-spec.js';
+import type { HardenTaskPayload, HardenTaskResult } from './harden-task.js';
+
+const TASK_MODULE = new URL('./harden-task.js', import.meta.url).href;
+
+export interface HardenOutputs extends Record<string, unknown> {
+  trained: boolean;
+  modelUri: string;
+  checkpointsUri: string;
+  cleanAccuracy: number;
+  robustAccuracy: number;
+  history: HardenTaskResult['history'];
+  evaluationId: string;
+  reportId: string;
+  reportUri: string;
+}
+
+export interface HardenJobDeps {
+  storeUri: string;
+  backend: BackendChoice;
+  /** The EvaluationService client (created lazily: the server's own address is known after listen). */
+  evaluation: () => Client<typeof EvaluationService>;
+  /** Reconnects of a lost WatchEvaluation stream before the job fails. @default 20 */
+  watchRetries?: number;
+}
+
+function relay(ctx: JobContext<HardenSpec>, e: TrainingEvent): void {
+  switch (e.type) {
+    case 'resumed':
+      ctx.emit('resumed', { epoch: e.epoch, uri: e.uri });
+      break;
+    case 'batch':
+      ctx.emit('batch', {
+        epoch: e.epoch,
+        epochs: e.epochs,
+        batch: e.batch,
+        batches: e.batches,
+        loss: e.loss,
+        lr: e.lr,
+        eps: e.eps,
+        imagesPerSecond: e.imagesPerSecond,
+        etaSeconds: e.etaSeconds,
+      });
+      ctx.progress({
+        phase: 'training',
+        epoch: e.epoch,
+        epochs: e.epochs,
+        batch: e.batch,
+        batches: e.batches,
+        fraction: ((e.epoch - 1) * e.batches + e.batch) / (e.epochs * e.batches),
+        imagesPerSecond: e.imagesPerSecond,
+        etaSeconds: e.etaSeconds,
+      });
+      break;
+    case 'epoch':
+      ctx.emit('epoch', {
+        epoch: e.record.epoch,
+        loss: e.record.loss,
+        cleanAccuracy: e.record.cleanAccuracy,
+        robustAccuracy: e.record.robustAccuracy,
+        imagesPerSecond: e.record.imagesPerSecond,
+      });
+      ctx.progress({ etaSeconds: e.etaSeconds });
+      break;
+    case 'collapse':
+      ctx.emit('warning', { id: 'collapse', message: `epoch ${e.epoch}: training collapsed (${e.collapse.reason}): ${e.collapse.message}` });
+      break;
+    case 'checkpoint':
+      ctx.emit('checkpoint', { epoch: e.epoch, uri: e.uri, best: e.best });
+      break;
+  }
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+async function train(ctx: JobContext<HardenSpec>, deps: HardenJobDeps): Promise<Partial<HardenOutputs>> {
+  ctx.emit('phase', { phase: 'training', message: `${ctx.job.spec.method}, ${ctx.job.spec.epochs} epochs on ${ctx.job.spec.dataset}` });
+  ctx.progress({ phase: 'training', epochs: ctx.job.spec.epochs });
+  const r = await runWorkerTask<HardenTaskPayload, HardenTaskResult>({
+    module: TASK_MODULE,
+    fn: 'runHarden',
+    payload: { storeUri: deps.storeUri, jobId: ctx.job.id, spec: ctx.job.spec, backend: deps.backend },
+    signal: ctx.signal,
+    onEvent: (e) => relay(ctx, e as TrainingEvent),
+  });
+  const outputs = {
+    trained: true,
+    modelUri: r.modelUri,
+    checkpointsUri: r.checkpointsUri,
+    cleanAccuracy: r.cleanAccuracy,
+    robustAccuracy: r.robustAccuracy,
+    history: r.history,
+  };
+  ctx.setOutputs(outputs);
+  return outputs;
+}
+
+async function evaluate(ctx: JobContext<HardenSpec>, deps: HardenJobDeps, trained: Partial<HardenOutputs>): Promise<Partial<HardenOutputs>> {
+  const spec = ctx.job.spec;
+  const client = deps.evaluation();
+  const signal = ctx.signal;
+  ctx.emit('phase', { phase: 'evaluating', message: `${spec.evaluation.suite} suite on ${spec.evaluation.limit} test images` });
+  ctx.progress({ phase: 'evaluating' });
+  const started = await client.evaluate(
+    {
+      requestId: `harden:${ctx.job.id}`,
+      modelUri: trained.modelUri ?? '',
+      dataset: spec.dataset,
+      split: 'test',
+      limit: spec.evaluation.limit,
+      suite: spec.evaluation.suite,
+      eps: spec.evaluation.eps,
+      seed: spec.seed,
+      training: {
+        jobId: ctx.job.id,
+        method: spec.method,
+        history: (trained.history ?? []).map((h) => ({ epoch: h.epoch, loss: h.loss ?? NaN, cleanAccuracy: h.cleanAccuracy ?? NaN, robustAccuracy: h.robustAccuracy ?? NaN })),
+      },
+    },
+    { signal },
+  );
+  const evaluationId = started.evaluation?.evaluationId ?? '';
+  ctx.setOutputs({ evaluationId });
+  try {
+    let after = 0n;
+    let retries = 0;
+    for (;;) {
+      try {
+        for await (const r of client.watchEvaluation({ evaluationId, afterSequence: after }, { signal })) {
+          after = r.event?.sequence ?? after;
+          const kind = r.event?.kind;
+          if (kind?.case === 'phaseStarted' && kind.value.phase.startsWith('attack ')) ctx.emit('phase', { phase: `evaluating: ${kind.value.phase}`, message: kind.value.message });
+        }
+        break;
+      } catch (error) {
+        if (signal.aborted || ConnectError.from(error).code !== Code.Unavailable || retries++ >= (deps.watchRetries ?? 20)) throw error;
+        await sleep(Math.min(5000, 100 * 2 ** retries), signal);
+      }
+    }
+    const done = (await client.getEvaluation({ evaluationId }, { signal })).evaluation;
+    if (done?.state !== JobState.SUCCEEDED) {
+      throw new JobFailure('evaluation-failed', `evaluation ${evaluationId} ended ${JobState[done?.state ?? 0]}${done?.error ? `: ${done.error.message}` : ''}`);
+    }
+    const report = (await client.getReport({ reportId: done.reportId }, { signal })).report;
+    ctx.emit('report', { reportId: done.reportId, reportUri: done.reportUri, cleanAccuracy: report?.cleanAccuracy ?? NaN, robustAccuracy: report?.robustAccuracy ?? NaN });
+    return { evaluationId, reportId: done.reportId, reportUri: done.reportUri };
+  } catch (error) {
+    // A cancelled Harden job takes its evaluation down with it; a shutdown leaves it to finish (the
+    // resumed job finds it again by its request id).
+    if (signal.aborted && !(signal.reason instanceof ShutdownReason)) {
+      await client.cancelEvaluation({ evaluationId }, { timeoutMs: 5000 }).catch(() => undefined);
+    }
+    throw error;
+  }
+}
+
+export function createHardenExecutor(deps: HardenJobDeps) {
+  return async (ctx: JobContext<HardenSpec>): Promise<Partial<HardenOutputs>> => {
+    const previous = ctx.job.outputs as Partial<HardenOutputs>;
+    const trained = previous.trained ? previous : await train(ctx, deps);
+    if (ctx.job.spec.evaluation.skip) return trained;
+    return { ...trained, ...(await evaluate(ctx, deps, trained)) };
+  };
+}

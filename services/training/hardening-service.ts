@@ -1,0 +1,114 @@
+/**
+ * HardeningService: `Harden` validates the request and submits a Harden job (libs/jobs, kind
+ * `harden`, idempotent per request_id); `GetJob`, `WatchJob` (replay from a sequence number, then
+ * follow), `CancelJob` and `ListJobs` read and steer the job store. The job's compute is
+ * harden-job.ts.
+ */
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import type { Client, ServiceImpl } from '@connectrpc/connect';
+import type { BackendChoice } from '../../libs/engine/index.js';
+import { createJobRunner, watchEvents, type JobRecord, type JobRunner, type JobStore } from '../../libs/jobs/index.js';
+import { describeFailure, jobCommonToProto, jobEventToProto, jobStateFromProto, resourceId, sequenceFromProto } from '../../libs/rpc/index.js';
+import { HardeningService, type JobSchema } from '../../libs/rpc/gen/robustness/v1/hardening_pb.js';
+import type { EvaluationService } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
+import type { Logger } from '../../libs/telemetry/index.js';
+import { createHardenExecutor, type HardenOutputs } from './harden-job.js';
+import { DEFAULT_HARDEN_LIMITS, hardenSpec, type HardenLimits, type HardenSpec } from './harden-spec.js';
+
+export const HARDEN_KIND = 'harden';
+
+export interface HardeningServiceOptions {
+  jobs: JobStore;
+  /** Root of the artifact store: jobs write `jobs/<id>/checkpoints/` and `jobs/<id>/model/` there. */
+  storeUri: string;
+  /** The EvaluationService a finished job asks for its report (created on first use). */
+  evaluation: () => Client<typeof EvaluationService>;
+  /** Engine backend of the training threads. @default 'auto' */
+  backend?: BackendChoice;
+  /** Training jobs at once. @default 1 */
+  concurrency?: number;
+  /** Jobs waiting before RESOURCE_EXHAUSTED. @default 16 */
+  queueLimit?: number;
+  limits?: Partial<HardenLimits>;
+  logger?: Logger;
+}
+
+export interface HardeningServiceHandle {
+  readonly impl: ServiceImpl<typeof HardeningService>;
+  readonly runner: JobRunner<HardenSpec>;
+}
+
+type HardenJob = JobRecord<HardenSpec, Partial<HardenOutputs>>;
+
+export function jobToProto(job: HardenJob): MessageInitShape<typeof JobSchema> {
+  const s = job.spec;
+  const o = job.outputs;
+  return {
+    jobId: job.id,
+    ...jobCommonToProto(job),
+    request: {
+      requestId: job.requestId ?? '',
+      model: s.modelUri ? { case: 'modelUri', value: s.modelUri } : { case: 'arch', value: s.arch ?? '' },
+      method: s.method,
+      dataset: s.dataset,
+      limit: s.limit,
+      epochs: s.epochs,
+      batchSize: s.batchSize,
+      learningRate: s.lr,
+      eps: s.eps,
+      steps: s.steps,
+      seed: s.seed,
+      guidanceArch: s.guidanceArch ?? '',
+      evalSize: s.evalSize,
+      evaluation: s.evaluation,
+    },
+    modelUri: o.modelUri ?? '',
+    checkpointsUri: o.checkpointsUri ?? '',
+    reportId: o.reportId ?? '',
+    reportUri: o.reportUri ?? '',
+    cleanAccuracy: o.cleanAccuracy ?? 0,
+    robustAccuracy: o.robustAccuracy ?? 0,
+    evaluationId: o.evaluationId ?? '',
+  };
+}
+
+export function createHardeningService(options: HardeningServiceOptions): HardeningServiceHandle {
+  const { jobs } = options;
+  const limits = { ...DEFAULT_HARDEN_LIMITS, ...options.limits };
+  const runner = createJobRunner<HardenSpec>({
+    store: jobs,
+    kind: HARDEN_KIND,
+    execute: createHardenExecutor({ storeUri: options.storeUri, backend: options.backend ?? 'auto', evaluation: options.evaluation }),
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
+    describeFailure,
+    onError: (job, error) => options.logger?.error('harden job failed', { job_id: job.id, error }),
+  });
+  const get = (id: string) => jobs.get<HardenSpec>(resourceId(id, 'job_id'), HARDEN_KIND) as HardenJob;
+
+  return {
+    runner,
+    impl: {
+      async harden(req) {
+        const { spec, requestId } = await hardenSpec(req, limits);
+        const { job } = runner.submit({ spec, requestId });
+        return { job: jobToProto(job as HardenJob) };
+      },
+      getJob(req) {
+        return { job: jobToProto(get(req.jobId)) };
+      },
+      async *watchJob(req, context) {
+        const id = get(req.jobId).id;
+        const after = sequenceFromProto(req.afterSequence);
+        for await (const event of watchEvents(jobs, id, { after, signal: context.signal })) yield { event: jobEventToProto(event) };
+      },
+      cancelJob(req) {
+        return { job: jobToProto(runner.cancel(get(req.jobId).id) as HardenJob) };
+      },
+      listJobs(req) {
+        const page = jobs.list<HardenSpec>({ kind: HARDEN_KIND, state: jobStateFromProto(req.state), pageSize: req.pageSize, pageToken: req.pageToken });
+        return { jobs: page.jobs.map((j) => jobToProto(j as HardenJob)), nextPageToken: page.nextPageToken };
+      },
+    },
+  };
+}
