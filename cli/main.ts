@@ -10,6 +10,11 @@ import { evalCommand, evalHelp } from './commands/eval.js';
 import { gateCommand, gateHelp } from './commands/gate.js';
 import { infoCommand, infoHelp } from './commands/info.js';
 import { trainCommand, trainHelp } from './commands/train.js';
+import { serveCommand, serveHelp } from './commands/serve.js';
+import { submitCommand, submitHelp } from './commands/submit.js';
+import { watchCommand, watchHelp } from './commands/watch.js';
+import { reportCommand, reportHelp } from './commands/report.js';
+import { generateCommand, generateHelp } from './commands/generate.js';
 import { VERSION } from './version.js';
 
 type Command = { run: (argv: string[]) => Promise<number>; help: string };
@@ -21,6 +26,11 @@ const COMMANDS: Record<string, Command> = {
   attack: { run: attackCommand, help: attackHelp },
   eval: { run: evalCommand, help: evalHelp },
   gate: { run: gateCommand, help: gateHelp },
+  serve: { run: serveCommand, help: serveHelp },
+  submit: { run: submitCommand, help: submitHelp },
+  watch: { run: watchCommand, help: watchHelp },
+  report: { run: reportCommand, help: reportHelp },
+  generate: { run: generateCommand, help: generateHelp },
 };
 
 function usage(): string {

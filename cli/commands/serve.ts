@@ -1,0 +1,118 @@
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { resolveBackendChoice } from '../../libs/engine/index.js';
+import { createLogger, isLogLevel } from '../../libs/telemetry/index.js';
+import { SERVICE_NAMES, startHardenServer, type ServiceName } from '../../services/server/index.js';
+import { CliError } from '../cli-error.js';
+import { nonNegativeInt, positive, positiveInt } from '../flags.js';
+import { printJson, printLine, progress } from '../output.js';
+
+export const serveHelp = `harden serve [--service all|training|adversarial|evaluation[,…]] [--host H] [--port P] [--store URI]
+             [--db PATH | --state DIR] [--evaluation-url URL] [--tls-cert FILE --tls-key FILE]
+             [--backend B] [--concurrency N] [--queue-limit N] [--attack-workers N] [--grace S]
+             [--no-dashboard] [--json]
+  Runs the gRPC services (all three by default) on one port: gRPC, gRPC-Web and Connect over HTTP/2
+  (h2c, or TLS with --tls-cert/--tls-key) and HTTP/1.1, with grpc.health.v1 health per service,
+  server reflection, and the dashboard at /. Defaults: host 127.0.0.1, port 50051, store
+  file://./.harden ($HARDEN_STORE), job database <store>/jobs.sqlite (--state DIR: DIR/jobs.sqlite),
+  backend auto. --service training alone needs --evaluation-url ($HARDEN_EVALUATION_URL).
+  SIGINT/SIGTERM shut down gracefully: running jobs stop after their current batch and resume
+  from their latest checkpoint when the server starts again. --json prints {url, port, services,
+  store_uri, db_path} once it listens.`;
+
+function parseServices(text: string): ServiceName[] {
+  if (text === 'all') return [...SERVICE_NAMES];
+  const names = text.split(',').map((s) => s.trim());
+  for (const n of names) {
+    if (!(SERVICE_NAMES as readonly string[]).includes(n)) throw new CliError(`--service: unknown service "${n}"; expected all or ${SERVICE_NAMES.join(', ')} (comma-separated)`);
+  }
+  return names as ServiceName[];
+}
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      service: { type: 'string', default: 'all' },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string' },
+      store: { type: 'string' },
+      db: { type: 'string' },
+      state: { type: 'string' },
+      'evaluation-url': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      backend: { type: 'string' },
+      concurrency: { type: 'string' },
+      'queue-limit': { type: 'string' },
+      'attack-workers': { type: 'string' },
+      grace: { type: 'string' },
+      'no-dashboard': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const services = parseServices(values.service ?? 'all');
+  const port = nonNegativeInt('--port', values.port) ?? 50051;
+  if (port > 65535) throw new CliError(`--port must be at most 65535; got "${values.port}"`);
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new CliError('--tls-cert and --tls-key go together');
+  if (values.db !== undefined && values.state !== undefined) throw new CliError('give --db PATH or --state DIR, not both');
+  const evaluationUrl = values['evaluation-url'] ?? (process.env.HARDEN_EVALUATION_URL?.trim() || undefined);
+  if (services.includes('training') && !services.includes('evaluation') && !evaluationUrl) {
+    throw new CliError('--service training needs --evaluation-url HOST:PORT (or HARDEN_EVALUATION_URL): finished jobs ask the evaluation service for their report');
+  }
+  const backend = resolveBackendChoice(values.backend);
+  const concurrency = positiveInt('--concurrency', values.concurrency);
+  const queueLimit = nonNegativeInt('--queue-limit', values['queue-limit']);
+  const attackWorkers = positiveInt('--attack-workers', values['attack-workers']);
+  const graceSeconds = positive('--grace', values.grace) ?? 30;
+  const level = process.env.HARDEN_LOG_LEVEL?.trim().toLowerCase();
+  const logger = createLogger('serve', isLogLevel(level) ? { level } : {});
+
+  let server;
+  try {
+    server = await startHardenServer({
+      services,
+      host: values.host ?? '127.0.0.1',
+      port,
+      ...(values['tls-cert'] && values['tls-key'] ? { tls: { certFile: values['tls-cert'], keyFile: values['tls-key'] } } : {}),
+      ...(values.store ?? process.env.HARDEN_STORE ? { storeUri: values.store ?? process.env.HARDEN_STORE } : {}),
+      ...(values.db ? { dbPath: values.db } : values.state ? { dbPath: join(values.state, 'jobs.sqlite') } : {}),
+      ...(evaluationUrl ? { evaluationUrl } : {}),
+      backend,
+      ...(concurrency !== undefined ? { trainingConcurrency: concurrency } : {}),
+      ...(queueLimit !== undefined ? { queueLimit } : {}),
+      ...(attackWorkers !== undefined ? { attackWorkers } : {}),
+      shutdownGraceMs: graceSeconds * 1000,
+      dashboard: !values['no-dashboard'],
+      logger,
+    });
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (e?.code === 'EADDRINUSE') throw new CliError(`--port ${port}: the address is already in use`, 1, { cause: error });
+    if (e?.code === 'EACCES') throw new CliError(`--port ${port}: permission denied`, 1, { cause: error });
+    throw error;
+  }
+  const summary = { url: server.url, port: server.port, services: server.services, store_uri: server.storeUri, db_path: server.dbPath };
+  if (values.json) printJson(summary);
+  else printLine(`harden serve: ${server.services.join(', ')} on ${server.url} (gRPC, gRPC-Web, Connect; dashboard ${server.url}/); store ${server.storeUri}; jobs ${server.dbPath}`);
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        progress(`${signal} again: exiting now`);
+        process.exit(130);
+      }
+      stopping = true;
+      progress(`${signal}: shutting down (running jobs checkpoint and resume at the next start)`);
+      server.close().then(resolve, (error: unknown) => {
+        logger.error('shutdown failed', { error });
+        resolve();
+      });
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}
