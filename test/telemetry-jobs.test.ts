@@ -1,18 +1,18 @@
 /**
  * Jobs in traces and metrics (libs/telemetry over libs/jobs): each attempt is a `harden.job` span
  * whose parent is the RPC that submitted it — even when the job waited in the queue behind another
- * one — and the job gauges come from the store's counts.
+ * one (its trace context is kept with the job) — and the job gauges come from the store's counts.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createJobRunner, createJobStore, type JobContext } from '../libs/jobs/index.js';
-import { instrumentJobStore, traceContextCarrier, traceJobExecutor, withSpan } from '../libs/telemetry/index.js';
+import { instrumentJobStore, rememberTraceContext, traceJobExecutor, withSpan } from '../libs/telemetry/index.js';
 import { parentOf, startTestTelemetry } from '../libs/telemetry/testing.fixture.js';
 
 const telemetry = startTestTelemetry();
 after(() => telemetry.shutdown());
 
-type Spec = { name: string; traceContext?: Record<string, string> };
+type Spec = { name: string };
 
 describe('job telemetry', () => {
   it('parents each job span on its submitter, also after waiting in the queue; gauges follow the store', async () => {
@@ -35,7 +35,12 @@ describe('job telemetry', () => {
       ),
     });
     runner.start();
-    const submit = (name: string) => withSpan(`submit ${name}`, {}, () => runner.submit({ spec: { name, traceContext: traceContextCarrier() } }).job.id);
+    const submit = (name: string) =>
+      withSpan(`submit ${name}`, {}, () => {
+        const { job, created } = runner.submit({ spec: { name } });
+        if (created) rememberTraceContext(store, job.id);
+        return job.id;
+      });
     const first = await submit('first');
     const second = await submit('second');
     const queued = Object.fromEntries((await telemetry.points('harden.jobs')).map((p) => [p.attributes['harden.job_state'], p.value]));

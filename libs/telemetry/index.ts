@@ -7,7 +7,7 @@ export { ATTR, INSTRUMENTATION_SCOPE, SPAN } from './attributes.js';
 export { defaultServiceName, resolveTelemetryConfig, TELEMETRY_ENV, type TelemetryConfig } from './config.js';
 export { createEvaluationTelemetry, type EvaluationTelemetry, type EvaluationTelemetryOptions } from './evaluation-telemetry.js';
 export { createLogger, isLogLevel, type LogFields, type Logger, type LoggerOptions, type LogLevel } from './logger.js';
-export { instrumentJobStore, jobTraceContext, traceJobExecutor, type ObservableJobStore, type TracedJobContext } from './job-telemetry.js';
+export { instrumentJobStore, jobTraceContext, rememberTraceContext, TRACE_CONTEXT_KEY, traceJobExecutor, type ObservableJobStore, type TracedJobContext } from './job-telemetry.js';
 export { createLoggingInterceptor } from './logging-interceptor.js';
 export { createHardenMetrics, getHardenMetrics, type HardenMetrics, type JobStateName } from './metrics.js';
 export { resetTelemetryForTests, shutdownTelemetry, startTelemetry, telemetryStatus, type StartTelemetryOptions, type TelemetryStatus } from './sdk.js';

@@ -2,10 +2,12 @@
  * Jobs in traces and metrics without tracing code in the job compute:
  *
  * - `traceJobExecutor(execute)` wraps a job runner's `execute` function: each attempt runs inside a
- *   `harden.job` span. Its parent is the trace context the job was submitted in, when the spec
- *   carries one (`spec.traceContext`, from `traceContextCarrier()` in the RPC handler) — so a job
- *   that waited in the queue, or resumes after a restart, still belongs to the caller's trace —
- *   else the active context.
+ *   `harden.job` span. Its parent is the trace context the job was submitted in, when the job
+ *   carries one — so a job that waited in the queue, or resumes after a restart, still belongs to
+ *   the caller's trace — else the active context.
+ * - `rememberTraceContext(store, id)` keeps the active trace context with a job just created, in its
+ *   outputs under `traceContext` (not in the spec: the spec is compared for idempotent retries, and
+ *   a retry carries another trace context). Clients never see it (the RPC maps named outputs only).
  * - `instrumentJobStore(store, kinds)` feeds the job gauges from the store's own counts and counts
  *   state transitions from its events.
  *
@@ -13,22 +15,34 @@
  */
 import { ATTR, SPAN } from './attributes.js';
 import { getHardenMetrics, type HardenMetrics, type JobStateName } from './metrics.js';
-import { contextFromCarrier, withSpan, type SpanAttributes } from './spans.js';
+import { contextFromCarrier, traceContextCarrier, withSpan, type SpanAttributes } from './spans.js';
 import { context } from '@opentelemetry/api';
 
 /** What `traceJobExecutor` reads of a job context (libs/jobs `JobContext`). */
 export interface TracedJobContext {
-  readonly job: { readonly id: string; readonly kind: string; readonly spec: unknown; readonly attempts: number };
+  readonly job: { readonly id: string; readonly kind: string; readonly spec: unknown; readonly outputs?: unknown; readonly attempts: number };
   readonly resumed: boolean;
 }
 
-/** The trace context a job spec carries, if any. */
-export function jobTraceContext(spec: unknown): Record<string, string> | undefined {
-  const carrier = (spec as { traceContext?: unknown } | null)?.traceContext;
-  if (!carrier || typeof carrier !== 'object') return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(carrier)) if (typeof v === 'string') out[k] = v;
-  return out.traceparent ? out : undefined;
+/** Outputs key under which `rememberTraceContext` keeps a job's trace context. */
+export const TRACE_CONTEXT_KEY = 'traceContext';
+
+/** The trace context a job carries (in its outputs, or its spec), if any. */
+export function jobTraceContext(job: { spec?: unknown; outputs?: unknown }): Record<string, string> | undefined {
+  for (const holder of [job.outputs, job.spec]) {
+    const carrier = (holder as Record<string, unknown> | null | undefined)?.[TRACE_CONTEXT_KEY];
+    if (!carrier || typeof carrier !== 'object') continue;
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(carrier)) if (typeof v === 'string') out[k] = v;
+    if (out.traceparent) return out;
+  }
+  return undefined;
+}
+
+/** Stores the active trace context with job `id` (call right after creating it); no-op when untraced. */
+export function rememberTraceContext(store: { setOutputs(id: string, outputs: Record<string, unknown>): void }, id: string): void {
+  const carrier = traceContextCarrier();
+  if (carrier.traceparent) store.setOutputs(id, { [TRACE_CONTEXT_KEY]: carrier });
 }
 
 /**
@@ -37,7 +51,7 @@ export function jobTraceContext(spec: unknown): Record<string, string> | undefin
  */
 export function traceJobExecutor<C extends TracedJobContext, R>(execute: (ctx: C) => Promise<R>, attrs?: (ctx: C) => SpanAttributes): (ctx: C) => Promise<R> {
   return (ctx) => {
-    const carrier = jobTraceContext(ctx.job.spec);
+    const carrier = jobTraceContext(ctx.job);
     const parent = carrier ? contextFromCarrier(carrier) : context.active();
     return withSpan(
       SPAN.JOB,
