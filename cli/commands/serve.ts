@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveBackendChoice } from '../../libs/engine/index.js';
-import { createLogger, isLogLevel } from '../../libs/telemetry/index.js';
+import { createLogger, defaultServiceName, isLogLevel, shutdownTelemetry, startTelemetry } from '../../libs/telemetry/index.js';
 import { SERVICE_NAMES, startHardenServer, type ServiceName } from '../../services/server/index.js';
 import { CliError } from '../cli-error.js';
 import { nonNegativeInt, positive, positiveInt } from '../flags.js';
@@ -68,6 +68,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const graceSeconds = positive('--grace', values.grace) ?? 30;
   const level = process.env.HARDEN_LOG_LEVEL?.trim().toLowerCase();
   const logger = createLogger('serve', isLogLevel(level) ? { level } : {});
+  // OpenTelemetry, when the OTEL_* variables ask for it (a no-op if `--import …/register.js` started it).
+  const telemetry = startTelemetry({ serviceName: defaultServiceName(['serve', '--service', values.service ?? 'all']) });
+  if (telemetry.enabled) logger.info('telemetry on', { service_name: telemetry.serviceName, reason: telemetry.reason });
 
   let server;
   try {
@@ -88,6 +91,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       logger,
     });
   } catch (error) {
+    await shutdownTelemetry();
     const e = error as NodeJS.ErrnoException;
     if (e?.code === 'EADDRINUSE') throw new CliError(`--port ${port}: the address is already in use`, 1, { cause: error });
     if (e?.code === 'EACCES') throw new CliError(`--port ${port}: permission denied`, 1, { cause: error });
@@ -106,10 +110,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
       }
       stopping = true;
       progress(`${signal}: shutting down (running jobs checkpoint and resume at the next start)`);
-      server.close().then(resolve, (error: unknown) => {
-        logger.error('shutdown failed', { error });
-        resolve();
-      });
+      server
+        .close()
+        .catch((error: unknown) => logger.error('shutdown failed', { error }))
+        // Last: spans of the shutdown itself, and a final metrics export.
+        .then(() => shutdownTelemetry())
+        .then(resolve);
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

@@ -39,11 +39,11 @@ import { AdversarialService, file_robustness_v1_adversarial } from '../../libs/r
 import { EvaluationService, file_robustness_v1_evaluation } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { HardeningService, file_robustness_v1_hardening } from '../../libs/rpc/gen/robustness/v1/hardening_pb.js';
 import { openStore, parseStoreUri } from '../../libs/storage/index.js';
-import { createLoggingInterceptor, createTracingInterceptor, type Logger } from '../../libs/telemetry/index.js';
+import { createLoggingInterceptor, createTracingInterceptor, instrumentJobStore, type Logger } from '../../libs/telemetry/index.js';
 import { createAdversarialService, type AdversarialServiceHandle, type GenerateLimits } from '../adversarial/index.js';
 import { createDashboardHandler } from '../dashboard/index.js';
-import { createEvaluationService, type EvaluationServiceHandle } from '../evaluation/index.js';
-import { createHardeningService, type HardeningServiceHandle, type HardenLimits } from '../training/index.js';
+import { createEvaluationService, EVALUATE_KIND, type EvaluationServiceHandle } from '../evaluation/index.js';
+import { createHardeningService, HARDEN_KIND, type HardeningServiceHandle, type HardenLimits } from '../training/index.js';
 import { createJobDashboardSource } from './dashboard-source.js';
 
 export const SERVICE_NAMES = ['training', 'adversarial', 'evaluation'] as const;
@@ -244,6 +244,8 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
     reports.close();
     throw error;
   }
+  // Job gauges (by state, queue depth) and transitions; no-ops unless telemetry runs.
+  const stopJobMetrics = instrumentJobStore(jobs, [...(hardening ? [HARDEN_KIND] : []), ...(evaluation ? [EVALUATE_KIND] : [])]);
   // After listen: a resumed Harden job may call Evaluate on this very server.
   evaluation?.runner.start();
   hardening?.runner.start();
@@ -271,6 +273,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
         await Promise.all([hardening?.runner.shutdown({ graceMs }), evaluation?.runner.shutdown({ graceMs })]);
         await server.close({ graceMs: Math.min(graceMs, 5000) });
         await adversarial?.close();
+        stopJobMetrics();
         jobs.close();
         reports.close();
         logger?.info('stopped');
