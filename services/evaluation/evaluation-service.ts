@@ -21,7 +21,7 @@ import {
 } from '../../libs/jobs/index.js';
 import { describeFailure, jobCommonToProto, jobEventToProto, resourceId, sequenceFromProto } from '../../libs/rpc/index.js';
 import { EvaluationService, type EvaluationSchema } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
-import type { Logger } from '../../libs/telemetry/index.js';
+import { ATTR, createEvaluationTelemetry, rememberTraceContext, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
 import { DEFAULT_EVALUATE_LIMITS, evaluateSpec, type EvaluateLimits, type EvaluateSpec } from './evaluate-spec.js';
 import type { EvaluateTaskPayload, EvaluateTaskResult } from './evaluate-task.js';
 import { reportToProto, type ReportSummary } from './report-message.js';
@@ -85,6 +85,8 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
     const reportId = ctx.job.id;
     ctx.emit('phase', { phase: 'evaluating', message: `${ctx.job.spec.suite} suite on ${ctx.job.spec.limit} ${ctx.job.spec.split} images of ${ctx.job.spec.dataset}` });
     ctx.progress({ phase: 'evaluating', fraction: 0 });
+    const spec = ctx.job.spec;
+    const telemetry = createEvaluationTelemetry({ [ATTR.MODEL_URI]: spec.modelUri, [ATTR.EPS]: spec.eps, [ATTR.SUITE]: spec.suite, [ATTR.DATASET]: spec.dataset, [ATTR.BACKEND]: options.backend ?? 'auto' });
     const result = await runWorkerTask<EvaluateTaskPayload, EvaluateTaskResult>({
       module: TASK_MODULE,
       fn: 'runEvaluation',
@@ -92,6 +94,7 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
       signal: ctx.signal,
       onEvent: (event) => {
         const e = event as EvaluationEvent;
+        telemetry.onProgress(e);
         if (e.type === 'attack-start') {
           ctx.emit('phase', { phase: `attack ${e.name}`, message: `${e.index + 1}/${e.total}` });
           ctx.progress({ phase: `attack ${e.name}`, fraction: e.index / e.total });
@@ -99,7 +102,7 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
           ctx.progress({ fraction: (e.index + 1) / e.total });
         }
       },
-    });
+    }).finally(() => telemetry.end());
     const s = result.summary;
     reports.add<ReportSummary>({
       id: reportId,
@@ -119,7 +122,7 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
   const runner = createJobRunner<EvaluateSpec>({
     store: jobs,
     kind: EVALUATE_KIND,
-    execute,
+    execute: traceJobExecutor(execute, (ctx) => ({ [ATTR.MODEL_URI]: ctx.job.spec.modelUri, [ATTR.EPS]: ctx.job.spec.eps, [ATTR.SUITE]: ctx.job.spec.suite, [ATTR.DATASET]: ctx.job.spec.dataset })),
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
     describeFailure,
@@ -133,7 +136,8 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
     impl: {
       async evaluate(req) {
         const { spec, requestId } = await evaluateSpec(req, limits);
-        const { job } = runner.submit({ spec, requestId });
+        const { job, created } = runner.submit({ spec, requestId });
+        if (created) rememberTraceContext(jobs, job.id);
         return { evaluation: evaluationToProto(job as JobRecord<EvaluateSpec, Partial<EvaluateOutputs>>) };
       },
       getEvaluation(req) {

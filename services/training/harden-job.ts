@@ -18,6 +18,7 @@ import { JobFailure, runWorkerTask, type JobContext, ShutdownReason } from '../.
 import type { TrainingEvent } from '../../libs/training/index.js';
 import type { EvaluationService } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { JobState } from '../../libs/rpc/gen/robustness/v1/job_pb.js';
+import { ATTR, createTrainingTelemetry } from '../../libs/telemetry/index.js';
 import type { HardenSpec } from './harden-spec.js';
 import type { HardenTaskPayload, HardenTaskResult } from './harden-task.js';
 
@@ -100,13 +101,25 @@ const sleep = (ms: number, signal: AbortSignal) =>
 async function train(ctx: JobContext<HardenSpec>, deps: HardenJobDeps): Promise<Partial<HardenOutputs>> {
   ctx.emit('phase', { phase: 'training', message: `${ctx.job.spec.method}, ${ctx.job.spec.epochs} epochs on ${ctx.job.spec.dataset}` });
   ctx.progress({ phase: 'training', epochs: ctx.job.spec.epochs });
-  const r = await runWorkerTask<HardenTaskPayload, HardenTaskResult>({
-    module: TASK_MODULE,
-    fn: 'runHarden',
-    payload: { storeUri: deps.storeUri, jobId: ctx.job.id, spec: ctx.job.spec, backend: deps.backend },
-    signal: ctx.signal,
-    onEvent: (e) => relay(ctx, e as TrainingEvent),
-  });
+  const s = ctx.job.spec;
+  const telemetry = createTrainingTelemetry({ [ATTR.JOB_ID]: ctx.job.id, [ATTR.METHOD]: s.method, [ATTR.ARCH]: s.arch, [ATTR.DATASET]: s.dataset, [ATTR.BACKEND]: deps.backend });
+  let r: HardenTaskResult;
+  try {
+    r = await runWorkerTask<HardenTaskPayload, HardenTaskResult>({
+      module: TASK_MODULE,
+      fn: 'runHarden',
+      payload: { storeUri: deps.storeUri, jobId: ctx.job.id, spec: ctx.job.spec, backend: deps.backend },
+      signal: ctx.signal,
+      onEvent: (e) => {
+        telemetry.onEvent(e as TrainingEvent);
+        relay(ctx, e as TrainingEvent);
+      },
+    });
+    telemetry.end();
+  } catch (error) {
+    telemetry.end(error);
+    throw error;
+  }
   const outputs = {
     trained: true,
     modelUri: r.modelUri,

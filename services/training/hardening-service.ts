@@ -11,7 +11,7 @@ import { createJobRunner, watchEvents, type JobRecord, type JobRunner, type JobS
 import { describeFailure, jobCommonToProto, jobEventToProto, jobStateFromProto, resourceId, sequenceFromProto } from '../../libs/rpc/index.js';
 import { HardeningService, type JobSchema } from '../../libs/rpc/gen/robustness/v1/hardening_pb.js';
 import type { EvaluationService } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
-import type { Logger } from '../../libs/telemetry/index.js';
+import { ATTR, rememberTraceContext, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
 import { createHardenExecutor, type HardenOutputs } from './harden-job.js';
 import { DEFAULT_HARDEN_LIMITS, hardenSpec, type HardenLimits, type HardenSpec } from './harden-spec.js';
 
@@ -78,7 +78,15 @@ export function createHardeningService(options: HardeningServiceOptions): Harden
   const runner = createJobRunner<HardenSpec>({
     store: jobs,
     kind: HARDEN_KIND,
-    execute: createHardenExecutor({ storeUri: options.storeUri, backend: options.backend ?? 'auto', evaluation: options.evaluation }),
+    execute: traceJobExecutor(createHardenExecutor({ storeUri: options.storeUri, backend: options.backend ?? 'auto', evaluation: options.evaluation }), (ctx) => ({
+      [ATTR.METHOD]: ctx.job.spec.method,
+      [ATTR.EPS]: ctx.job.spec.eps,
+      [ATTR.DATASET]: ctx.job.spec.dataset,
+      [ATTR.ARCH]: ctx.job.spec.arch,
+      [ATTR.MODEL_URI]: ctx.job.spec.modelUri,
+      [ATTR.BACKEND]: options.backend ?? 'auto',
+      [ATTR.RUNNER]: 'in-process',
+    })),
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
     describeFailure,
@@ -91,7 +99,8 @@ export function createHardeningService(options: HardeningServiceOptions): Harden
     impl: {
       async harden(req) {
         const { spec, requestId } = await hardenSpec(req, limits);
-        const { job } = runner.submit({ spec, requestId });
+        const { job, created } = runner.submit({ spec, requestId });
+        if (created) rememberTraceContext(jobs, job.id);
         return { job: jobToProto(job as HardenJob) };
       },
       getJob(req) {
