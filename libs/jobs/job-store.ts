@@ -277,14 +277,14 @@ export function createJobStore(options: JobStoreOptions): JobStore {
 
   function row(id: string, kind?: string): JobRow {
     const r = q.byId.get(id);
-    if (!r || (kind !== undefined && r.kind !== kind)) throw new JobError('not-found', `no job "${id}"`, { field: 'job_id' });
+    if (!r || (kind !== undefined && r.kind !== kind)) throw new JobError('not-found', `job_id: no job "${id}"`, { field: 'job_id' });
     return r;
   }
 
   function appendRow(id: string, type: string, data: Record<string, unknown>): JobEvent {
     const t = now();
     const next = q.nextSeq.get(t, id);
-    if (!next) throw new JobError('not-found', `no job "${id}"`, { field: 'job_id' });
+    if (!next) throw new JobError('not-found', `job_id: no job "${id}"`, { field: 'job_id' });
     q.insertEvent.run(id, next.last_sequence, t, type, JSON.stringify(data));
     const event: JobEvent = { jobId: id, sequence: next.last_sequence, time: new Date(t), type, data };
     pendingNotifications.push(event);
@@ -309,7 +309,7 @@ export function createJobStore(options: JobStoreOptions): JobStore {
           const existing = q.byRequest.get(input.kind, requestId);
           if (existing) {
             if (canonical(JSON.parse(existing.spec)) !== canonical(input.spec)) {
-              throw new JobError('conflict', `request_id "${requestId}" was already used for a different request (job ${existing.id})`, { field: 'request_id' });
+              throw new JobError('conflict', `request_id: "${requestId}" was already used for a different request (job ${existing.id})`, { field: 'request_id' });
             }
             return { job: toRecord<Spec>(existing), created: false };
           }
@@ -352,7 +352,7 @@ export function createJobStore(options: JobStoreOptions): JobStore {
         const current = row(id);
         const from = current.state as JobState;
         if (!TRANSITIONS[from].includes(to)) {
-          throw new JobError('failed-precondition', `job ${id} is ${from}; it cannot become ${to}`, { field: 'job_id' });
+          throw new JobError('failed-precondition', `job_id: job ${id} is ${from}; it cannot become ${to}`, { field: 'job_id' });
         }
         const error = to === 'FAILED' ? (input.error ?? { code: 'internal', message: input.message ?? 'the job failed' }) : undefined;
         q.setState.run({ id, state: to, now: now(), final: isFinal(to) ? 1 : 0, errorCode: error?.code ?? null, errorMessage: error?.message ?? null });
@@ -367,7 +367,7 @@ export function createJobStore(options: JobStoreOptions): JobStore {
       return tx(() => {
         const current = row(id);
         if (isFinal(current.state as JobState)) {
-          throw new JobError('failed-precondition', `job ${id} is ${current.state}; it takes no more events`, { field: 'job_id' });
+          throw new JobError('failed-precondition', `job_id: job ${id} is ${current.state}; it takes no more events`, { field: 'job_id' });
         }
         return appendRow(id, type, data);
       });

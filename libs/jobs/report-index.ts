@@ -116,7 +116,7 @@ export function createReportIndex(options: { path: string }): ReportIndex {
     },
     get<Summary>(id: string) {
       const r = q.byId.get(id);
-      if (!r) throw new JobError('not-found', `no report "${id}"`, { field: 'report_id' });
+      if (!r) throw new JobError('not-found', `report_id: no report "${id}"`, { field: 'report_id' });
       return toEntry<Summary>(r);
     },
     list<Summary>(input: { modelUri?: string | undefined; pageSize?: number | undefined; pageToken?: string | undefined }) {

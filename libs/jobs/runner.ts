@@ -265,7 +265,7 @@ export function createJobRunner<Spec>(options: JobRunnerOptions<Spec>): JobRunne
         case 'CANCELLED':
           return job;
         default:
-          throw new JobError('failed-precondition', `job ${id} already ${job.state}; only QUEUED or RUNNING jobs can be cancelled`, { field: 'job_id' });
+          throw new JobError('failed-precondition', `job_id: job ${id} already ${job.state}; only QUEUED or RUNNING jobs can be cancelled`, { field: 'job_id' });
       }
     },
 
