@@ -72,12 +72,45 @@ export const DEFAULT_WRITE_MAX_BYTES = 64 * 1024 * 1024;
 /** The first bytes of every HTTP/2 connection ("PRI * HTTP/2.0…"); no HTTP/1 method starts so. */
 const H2_PREFACE_START = Buffer.from('PRI', 'latin1');
 
+/**
+ * The gRPC spec's percent-encoding of grpc-message: only bytes outside 0x20–0x7E, and `%`.
+ * Connect encodes with encodeURIComponent (every reserved character), which grpc-js decodes with
+ * decodeURI — so ":" would reach grpc-js users as "%3A". Re-encoding fixes that for every client.
+ */
+function specEncodeGrpcMessage(value: string): string {
+  let message: string;
+  try {
+    message = decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+  let out = '';
+  for (const b of Buffer.from(message, 'utf8')) out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
+}
+
+function fixGrpcMessage<T>(headers: T): T {
+  const h = headers as Record<string, unknown> | undefined;
+  if (h && typeof h['grpc-message'] === 'string') h['grpc-message'] = specEncodeGrpcMessage(h['grpc-message']);
+  return headers;
+}
+
+/** Wraps a response so the grpc-message it sends (in headers or trailers) is spec-encoded. */
+function withGrpcMessageCompat(res: NodeResponse): NodeResponse {
+  const r = res as unknown as { writeHead: (...args: unknown[]) => unknown; addTrailers: (headers: unknown) => void };
+  const writeHead = r.writeHead.bind(r);
+  const addTrailers = r.addTrailers.bind(r);
+  r.writeHead = (status: unknown, ...rest: unknown[]) => writeHead(status, ...rest.map((a) => (a && typeof a === 'object' ? fixGrpcMessage(a) : a)));
+  r.addTrailers = (headers: unknown) => addTrailers(fixGrpcMessage(headers));
+  return res;
+}
+
 export function createRpcServer(options: RpcServerOptions): RpcServer {
   const host = options.host ?? '127.0.0.1';
   const logger = options.logger;
   const shutdown = new AbortController();
   const httpHandlers = options.httpHandlers ?? [];
-  const handler = connectNodeAdapter({
+  const adapter = connectNodeAdapter({
     routes: (router) => options.routes(router, shutdown.signal),
     interceptors: options.interceptors ?? [],
     readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
@@ -101,6 +134,11 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       res.end('not found\n');
     },
   });
+
+  const handler = (req: NodeRequest, res: NodeResponse) => {
+    const type = req.headers['content-type'];
+    adapter(req, typeof type === 'string' && type.startsWith('application/grpc') && !type.startsWith('application/grpc-web') ? withGrpcMessageCompat(res) : res);
+  };
 
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
