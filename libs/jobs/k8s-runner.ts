@@ -233,41 +233,52 @@ export interface KubernetesExecutorOptions {
 }
 
 /**
- * The `execute` function for `createJobRunner` that runs each job as a Kubernetes Job:
- * progress events `k8s` (`{ phase, job_name, active, ready, failed, message? }`), a
- * `harden.k8s_job` span (its context reaches the worker as `TRACEPARENT`), and the outcome mapped to
- * the job's end: SUCCEEDED; FAILED with code `worker-failed`; CANCELLED (on request or when the Job
- * was deleted); left RUNNING on shutdown, adopted again at the next start.
+ * Runs job `ctx` as a Kubernetes Job and resolves when the Job succeeded; otherwise throws what the
+ * job runner expects: a `JobFailure` `worker-failed` (retries spent), the signal's reason (cancel:
+ * the Job was deleted; shutdown: the Job keeps running and is adopted at the next start), or — for
+ * a Job deleted behind the service's back — a `JobFailure` `cancelled` after marking the job
+ * cancel-requested, so it ends CANCELLED. Progress: `k8s` events (`{ phase, job_name, active,
+ * ready, failed, message? }`) inside a `harden.k8s_job` span, whose context reaches the worker as
+ * `TRACEPARENT`.
+ */
+export async function runOnKubernetes<Spec>(ctx: JobContext<Spec>, options: KubernetesExecutorOptions): Promise<void> {
+  const { runner, store } = options;
+  const id = ctx.job.id;
+  const outcome = await withSpan(SPAN.K8S_JOB, { [ATTR.JOB_ID]: id, [ATTR.RUNNER]: 'kubernetes', [ATTR.K8S_JOB]: workerJobName(id), [ATTR.K8S_NAMESPACE]: runner.namespace }, async (span) => {
+    const result = await runner.run(id, {
+      signal: ctx.signal,
+      env: options.env?.(ctx as JobContext<unknown>),
+      onStatus: (s) => {
+        ctx.emit('k8s', { phase: s.phase, job_name: s.jobName, namespace: s.namespace, active: s.active, ready: s.ready, failed: s.failed, backoff_limit: s.backoffLimit, ...(s.message ? { message: s.message } : {}) });
+        if (s.phase === 'pending' || s.phase === 'retrying') ctx.progress({ phase: s.phase === 'pending' ? 'waiting for a worker pod' : 'retrying' });
+      },
+    });
+    span.setAttribute('harden.k8s_outcome', result.state);
+    return result;
+  });
+  switch (outcome.state) {
+    case 'succeeded':
+      return;
+    case 'failed':
+      throw new JobFailure('worker-failed', `Kubernetes Job ${outcome.jobName} failed (${outcome.reason}) after ${outcome.failedPods} failed pod(s): ${outcome.message}`);
+    case 'cancelled':
+      if (outcome.by === 'deleted') {
+        store.markCancelRequested(id);
+        throw new JobFailure('cancelled', `Kubernetes Job ${outcome.jobName} was deleted`);
+      }
+      throw ctx.signal.reason;
+    case 'detached':
+      throw ctx.signal.reason;
+  }
+}
+
+/**
+ * The `execute` function for `createJobRunner` that runs each whole job as a Kubernetes Job (see
+ * `runOnKubernetes`); SUCCEEDED outputs are whatever the worker reported meanwhile.
  */
 export function createKubernetesExecutor<Spec>(options: KubernetesExecutorOptions): JobExecutor<Spec> {
-  const { runner, store } = options;
   return async (ctx) => {
-    const id = ctx.job.id;
-    const outcome = await withSpan(SPAN.K8S_JOB, { [ATTR.JOB_ID]: id, [ATTR.RUNNER]: 'kubernetes', [ATTR.K8S_JOB]: workerJobName(id), [ATTR.K8S_NAMESPACE]: runner.namespace }, async (span) => {
-      const result = await runner.run(id, {
-        signal: ctx.signal,
-        env: options.env?.(ctx as JobContext<unknown>),
-        onStatus: (s) => {
-          ctx.emit('k8s', { phase: s.phase, job_name: s.jobName, namespace: s.namespace, active: s.active, ready: s.ready, failed: s.failed, backoff_limit: s.backoffLimit, ...(s.message ? { message: s.message } : {}) });
-          if (s.phase !== 'created' && s.phase !== 'adopted') ctx.progress({ phase: s.phase === 'running' ? 'training' : s.phase });
-        },
-      });
-      span.setAttribute('harden.k8s_outcome', result.state);
-      return result;
-    });
-    switch (outcome.state) {
-      case 'succeeded':
-        return {};
-      case 'failed':
-        throw new JobFailure('worker-failed', `Kubernetes Job ${outcome.jobName} failed (${outcome.reason}) after ${outcome.failedPods} failed pod(s): ${outcome.message}`);
-      case 'cancelled':
-        if (outcome.by === 'deleted') {
-          store.markCancelRequested(id);
-          throw new JobFailure('cancelled', `Kubernetes Job ${outcome.jobName} was deleted`);
-        }
-        throw ctx.signal.reason;
-      case 'detached':
-        throw ctx.signal.reason;
-    }
+    await runOnKubernetes(ctx, options);
+    return {};
   };
 }
