@@ -17,6 +17,9 @@ import { join } from 'node:path';
 import type { Interceptor } from '@connectrpc/connect';
 import type { BackendChoice } from '../../libs/engine/index.js';
 import { createJobStore, createReportIndex, type JobStore, type ReportIndex } from '../../libs/jobs/index.js';
+import { kubernetesRunnerOptionsFromEnv, runnerKindFromEnv, type RunnerKind } from '../../libs/jobs/k8s-config.js';
+import { createKubernetesRunner, type KubernetesRunnerOptions } from '../../libs/jobs/k8s-runner.js';
+import { file_robustness_v1_worker, JobWorkerService } from '../../libs/rpc/gen/robustness/v1/worker_pb.js';
 import {
   createHealthService,
   createReflectionIndex,
@@ -94,6 +97,14 @@ export interface HardenServerOptions {
   hardenLimits?: Partial<HardenLimits>;
   generateLimits?: Partial<GenerateLimits>;
   logger?: Logger;
+  /**
+   * Where Harden jobs train: `in-process` (worker threads here) or `kubernetes` (a batch/v1 Job per
+   * job running `harden worker`, which reports to this server's JobWorkerService).
+   * @default HARDEN_RUNNER, else 'in-process'
+   */
+  runner?: RunnerKind;
+  /** Settings of the Kubernetes runner. @default from the HARDEN_K8S_* variables and this pod (kubernetesRunnerOptionsFromEnv) */
+  kubernetes?: KubernetesRunnerOptions;
 }
 
 export interface HardenServer {
@@ -130,6 +141,9 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
   if (run('training') && !run('evaluation') && !options.evaluationUrl) {
     throw new Error('the training service needs --evaluation-url when this server does not run the evaluation service');
   }
+
+  const runnerKind = options.runner ?? runnerKindFromEnv();
+  const kubernetes = run('training') && runnerKind === 'kubernetes' ? createKubernetesRunner({ ...(options.kubernetes ?? (await kubernetesRunnerOptionsFromEnv())), ...(logger ? { logger } : {}) }) : undefined;
 
   const jobs = createJobStore({ path: dbPath });
   const reports = createReportIndex({ path: dbPath });
@@ -175,6 +189,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
         ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
         ...(options.hardenLimits ? { limits: options.hardenLimits } : {}),
         ...(logger ? { logger } : {}),
+        ...(kubernetes ? { kubernetes } : {}),
       })
     : undefined;
   const adversarial = run('adversarial')
@@ -201,8 +216,9 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
       file_grpc_health_v1_health,
       file_grpc_reflection_v1_reflection,
       file_grpc_reflection_v1alpha_reflection,
+      ...(hardening?.worker ? [file_robustness_v1_worker] : []),
     ],
-    [...serviceNames, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName],
+    [...serviceNames, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName, ...(hardening?.worker ? [JobWorkerService.typeName] : [])],
   );
 
   const dashboardAbort = new AbortController();
@@ -229,6 +245,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
     ...(logger ? { logger } : {}),
     routes: (router) => {
       if (hardening) router.service(HardeningService, hardening.impl);
+      if (hardening?.worker) router.service(JobWorkerService, hardening.worker);
       if (adversarial) router.service(AdversarialService, adversarial.impl);
       if (evaluation) router.service(EvaluationService, evaluation.impl);
       router.service(Health, health.impl);

@@ -14,7 +14,8 @@
  */
 import { Code, ConnectError, type Client } from '@connectrpc/connect';
 import type { BackendChoice } from '../../libs/engine/index.js';
-import { JobFailure, runWorkerTask, type JobContext, ShutdownReason } from '../../libs/jobs/index.js';
+import { JobFailure, runWorkerTask, type JobContext, type JobStore, ShutdownReason } from '../../libs/jobs/index.js';
+import { runOnKubernetes, type KubernetesRunner } from '../../libs/jobs/k8s-runner.js';
 import type { TrainingEvent } from '../../libs/training/index.js';
 import type { EvaluationService } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { JobState } from '../../libs/rpc/gen/robustness/v1/job_pb.js';
@@ -43,9 +44,15 @@ export interface HardenJobDeps {
   evaluation: () => Client<typeof EvaluationService>;
   /** Reconnects of a lost WatchEvaluation stream before the job fails. @default 20 */
   watchRetries?: number;
+  /**
+   * Train in a Kubernetes Job (`harden worker`) instead of a worker thread; the worker reports its
+   * events and outputs through JobWorkerService into `store`. The evaluation runs here as before.
+   */
+  kubernetes?: { runner: KubernetesRunner; store: JobStore };
 }
 
-function relay(ctx: JobContext<HardenSpec>, e: TrainingEvent): void {
+/** A trainer event as the job's events and progress (here, or in a worker pod that reports them). */
+export function relay(ctx: Pick<JobContext<HardenSpec>, 'emit' | 'progress'>, e: TrainingEvent): void {
   switch (e.type) {
     case 'resumed':
       ctx.emit('resumed', { epoch: e.epoch, uri: e.uri });
@@ -98,9 +105,18 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
   });
 
+/** Training in a Kubernetes Job: its worker reports events and, at the end, the outputs. */
+async function trainOnKubernetes(ctx: JobContext<HardenSpec>, k8s: NonNullable<HardenJobDeps['kubernetes']>): Promise<Partial<HardenOutputs>> {
+  await runOnKubernetes(ctx, k8s);
+  const o = k8s.store.get(ctx.job.id).outputs as Partial<HardenOutputs>;
+  if (!o.trained || !o.modelUri) throw new JobFailure('worker-failed', 'the worker pod finished without reporting its trained model');
+  return { trained: true, modelUri: o.modelUri, checkpointsUri: o.checkpointsUri ?? '', cleanAccuracy: o.cleanAccuracy ?? NaN, robustAccuracy: o.robustAccuracy ?? NaN, history: o.history ?? [] };
+}
+
 async function train(ctx: JobContext<HardenSpec>, deps: HardenJobDeps): Promise<Partial<HardenOutputs>> {
   ctx.emit('phase', { phase: 'training', message: `${ctx.job.spec.method}, ${ctx.job.spec.epochs} epochs on ${ctx.job.spec.dataset}` });
   ctx.progress({ phase: 'training', epochs: ctx.job.spec.epochs });
+  if (deps.kubernetes) return trainOnKubernetes(ctx, deps.kubernetes);
   const s = ctx.job.spec;
   const telemetry = createTrainingTelemetry({ [ATTR.JOB_ID]: ctx.job.id, [ATTR.METHOD]: s.method, [ATTR.ARCH]: s.arch, [ATTR.DATASET]: s.dataset, [ATTR.BACKEND]: deps.backend });
   let r: HardenTaskResult;

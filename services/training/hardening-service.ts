@@ -12,7 +12,10 @@ import { describeFailure, jobCommonToProto, jobEventToProto, jobStateFromProto, 
 import { HardeningService, type JobSchema } from '../../libs/rpc/gen/robustness/v1/hardening_pb.js';
 import type { EvaluationService } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { ATTR, rememberTraceContext, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
+import type { KubernetesRunner } from '../../libs/jobs/k8s-runner.js';
+import type { JobWorkerService } from '../../libs/rpc/gen/robustness/v1/worker_pb.js';
 import { createHardenExecutor, type HardenOutputs } from './harden-job.js';
+import { createJobWorkerService } from './job-worker-service.js';
 import { DEFAULT_HARDEN_LIMITS, hardenSpec, type HardenLimits, type HardenSpec } from './harden-spec.js';
 
 export const HARDEN_KIND = 'harden';
@@ -31,11 +34,15 @@ export interface HardeningServiceOptions {
   queueLimit?: number;
   limits?: Partial<HardenLimits>;
   logger?: Logger;
+  /** Train each job in a Kubernetes Job (see JobWorkerService) instead of a worker thread here. */
+  kubernetes?: KubernetesRunner;
 }
 
 export interface HardeningServiceHandle {
   readonly impl: ServiceImpl<typeof HardeningService>;
   readonly runner: JobRunner<HardenSpec>;
+  /** The service worker pods report to, when jobs train on Kubernetes. */
+  readonly worker: ServiceImpl<typeof JobWorkerService> | undefined;
 }
 
 type HardenJob = JobRecord<HardenSpec, Partial<HardenOutputs>>;
@@ -78,14 +85,19 @@ export function createHardeningService(options: HardeningServiceOptions): Harden
   const runner = createJobRunner<HardenSpec>({
     store: jobs,
     kind: HARDEN_KIND,
-    execute: traceJobExecutor(createHardenExecutor({ storeUri: options.storeUri, backend: options.backend ?? 'auto', evaluation: options.evaluation }), (ctx) => ({
+    execute: traceJobExecutor(createHardenExecutor({
+      storeUri: options.storeUri,
+      backend: options.backend ?? 'auto',
+      evaluation: options.evaluation,
+      ...(options.kubernetes ? { kubernetes: { runner: options.kubernetes, store: jobs } } : {}),
+    }), (ctx) => ({
       [ATTR.METHOD]: ctx.job.spec.method,
       [ATTR.EPS]: ctx.job.spec.eps,
       [ATTR.DATASET]: ctx.job.spec.dataset,
       [ATTR.ARCH]: ctx.job.spec.arch,
       [ATTR.MODEL_URI]: ctx.job.spec.modelUri,
       [ATTR.BACKEND]: options.backend ?? 'auto',
-      [ATTR.RUNNER]: 'in-process',
+      [ATTR.RUNNER]: options.kubernetes ? 'kubernetes' : 'in-process',
     })),
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
@@ -96,6 +108,7 @@ export function createHardeningService(options: HardeningServiceOptions): Harden
 
   return {
     runner,
+    worker: options.kubernetes ? createJobWorkerService({ jobs, kind: HARDEN_KIND, storeUri: options.storeUri, ...(options.logger ? { logger: options.logger } : {}) }) : undefined,
     impl: {
       async harden(req) {
         const { spec, requestId } = await hardenSpec(req, limits);
