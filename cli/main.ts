@@ -15,6 +15,7 @@ import { submitCommand, submitHelp } from './commands/submit.js';
 import { watchCommand, watchHelp } from './commands/watch.js';
 import { reportCommand, reportHelp } from './commands/report.js';
 import { generateCommand, generateHelp } from './commands/generate.js';
+import { workerCommand, workerHelp } from './commands/worker.js';
 import { VERSION } from './version.js';
 
 type Command = { run: (argv: string[]) => Promise<number>; help: string };
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, Command> = {
   watch: { run: watchCommand, help: watchHelp },
   report: { run: reportCommand, help: reportHelp },
   generate: { run: generateCommand, help: generateHelp },
+  worker: { run: workerCommand, help: workerHelp },
 };
 
 function usage(): string {
