@@ -18,7 +18,9 @@ export const serveHelp = `harden serve [--service all|training|adversarial|evalu
   backend auto. --service training alone needs --evaluation-url ($HARDEN_EVALUATION_URL).
   SIGINT/SIGTERM shut down gracefully: running jobs stop after their current batch and resume
   from their latest checkpoint when the server starts again. --json prints {url, port, services,
-  store_uri, db_path} once it listens.`;
+  store_uri, db_path} once it listens. HARDEN_RUNNER=kubernetes trains each Harden job in its own
+  Kubernetes Job ("harden worker", HARDEN_K8S_* settings); OTEL_EXPORTER_OTLP_ENDPOINT turns on
+  OpenTelemetry traces and metrics.`;
 
 function parseServices(text: string): ServiceName[] {
   if (text === 'all') return [...SERVICE_NAMES];
