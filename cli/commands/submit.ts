@@ -6,14 +6,14 @@ import { HardeningService } from '../../libs/rpc/gen/robustness/v1/hardening_pb.
 import { JobState } from '../../libs/rpc/gen/robustness/v1/job_pb.js';
 import { CliError } from '../cli-error.js';
 import { nonNegativeInt, positive, positiveInt } from '../flags.js';
-import { printJson, printLine } from '../output.js';
+import { printJson, printLine, progress } from '../output.js';
 
 export const submitHelp = `harden submit --server HOST:PORT (--arch A | --model URI) --dataset D [--method M] [--limit N]
               [--epochs E] [--batch B] [--lr X] [--eps X] [--steps K] [--seed S] [--guidance-arch A]
               [--eval-size N] [--suite quick|standard] [--eval-limit N] [--eval-eps X] [--no-eval]
               [--request-id ID] [--protocol grpc|connect|grpc-web] [--ca FILE] [--json]
   Starts a Harden job (adversarial training, then a robustness report) on a running "harden serve"
-  and prints its job id (--json: {job_id, state, request_id}). Zero or absent values take the
+  and prints its job id alone on stdout (--json: {job_id, state, request_id}). Zero or absent values take the
   server's defaults (method d2r, 10 epochs, batch 128, ε by data set). --request-id makes a retry
   return the same job. Follow it with "harden watch --server HOST:PORT JOB_ID".`;
 
@@ -117,6 +117,10 @@ export async function submitCommand(argv: string[]): Promise<number> {
   const job = res.job;
   if (!job) throw new CliError('the server answered without a job', 1);
   if (values.json) printJson({ job_id: job.jobId, state: JobState[job.state], request_id: job.request?.requestId ?? '' });
-  else printLine(`${job.jobId}  ${JobState[job.state]}  (follow it: harden watch --server ${values.server} ${job.jobId})`);
+  else {
+    // Only the id on stdout, so that JOB=$(harden submit …) works; the hint goes to stderr.
+    printLine(job.jobId);
+    progress(`job ${job.jobId} ${JobState[job.state]}; follow it: harden watch --server ${values.server} ${job.jobId}`);
+  }
   return 0;
 }
