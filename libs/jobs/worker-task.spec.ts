@@ -26,8 +26,17 @@ describe('runWorkerTask', () => {
   it('aborts through the signal, and terminates a task that ignores it', async () => {
     const controller = new AbortController();
     const events: unknown[] = [];
-    const run = runWorkerTask({ module: MODULE, fn: 'countTo', payload: { n: 100000, ms: 2 }, signal: controller.signal, onEvent: (e) => events.push(e) });
-    setTimeout(() => controller.abort(), 100);
+    // Abort once the task is clearly running (a loaded machine may take a while to start the thread).
+    const run = runWorkerTask({
+      module: MODULE,
+      fn: 'countTo',
+      payload: { n: 100000, ms: 2 },
+      signal: controller.signal,
+      onEvent: (e) => {
+        events.push(e);
+        if (events.length === 5) controller.abort();
+      },
+    });
     await assert.rejects(run, (e: unknown) => e instanceof RemoteError && e.code === 'aborted' && e.name === 'TrainingError');
     assert.ok(events.length > 0 && events.length < 100000);
 
