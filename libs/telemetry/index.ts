@@ -26,5 +26,6 @@ export {
   type WithSpanOptions,
 } from './spans.js';
 export { traceStore } from './store-telemetry.js';
+export { withTaskSpan } from './task-telemetry.js';
 export { createTrainingTelemetry, type TrainingTelemetry, type TrainingTelemetryOptions } from './training-telemetry.js';
 export { codeName, createTracingInterceptor, type RpcSide, type TracingInterceptorOptions } from './tracing-interceptor.js';

@@ -10,10 +10,13 @@
  * imports: ESM modules are linked before any of them runs.
  */
 import { register } from 'node:module';
+import { isMainThread } from 'node:worker_threads';
 import { resolveTelemetryConfig } from './config.js';
 import { startTelemetry } from './sdk.js';
 
-if (resolveTelemetryConfig().enabled) {
+// Worker threads inherit `--import` from the process: they start their own (traces-only) SDK when a
+// task asks for it (`withTaskSpan`), not here.
+if (isMainThread && resolveTelemetryConfig().enabled) {
   try {
     register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, { data: { include: ['@grpc/grpc-js'] } });
   } catch {
@@ -22,4 +25,4 @@ if (resolveTelemetryConfig().enabled) {
   }
 }
 // Records the decision even when off, so `telemetryStatus()` tells the app what happened.
-startTelemetry();
+if (isMainThread) startTelemetry();

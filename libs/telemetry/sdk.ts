@@ -20,6 +20,8 @@ export interface StartTelemetryOptions {
   serviceName?: string;
   /** Instrument `@grpc/grpc-js` (clients in tests and user code; our servers use Connect). @default true */
   grpcInstrumentation?: boolean;
+  /** Export metrics (off in compute threads: the process's main thread exports them). @default true */
+  metrics?: boolean;
 }
 
 /** What `startTelemetry` did. */
@@ -88,8 +90,11 @@ export function startTelemetry(options: StartTelemetryOptions = {}): TelemetrySt
       instrumentations,
       // Logs go to stderr as JSON lines (createLogger); export OTel log records only when asked.
       ...(process.env[TELEMETRY_ENV.LOGS_EXPORTER] ? {} : { logRecordProcessors: [] }),
+      ...(options.metrics === false ? { metricReaders: [] } : {}),
     });
     sdk.start();
+    // Worker threads and child processes inherit the environment: they report as the same service.
+    process.env[TELEMETRY_ENV.SERVICE_NAME] ??= config.serviceName;
     holder[KEY] = { sdk, status: { ...config, started: true } };
   } catch (error) {
     createLogger('telemetry').error('OpenTelemetry SDK failed to start; continuing without telemetry', { error });
