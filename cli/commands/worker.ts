@@ -17,7 +17,7 @@ import { resolveBackendChoice } from '../../libs/engine/index.js';
 import { JobFailure, runWorkerTask } from '../../libs/jobs/index.js';
 import { createServiceClient, createTransport } from '../../libs/rpc/index.js';
 import { JobWorkerService } from '../../libs/rpc/gen/robustness/v1/worker_pb.js';
-import { ATTR, contextFromEnv, createLogger, createTracingInterceptor, shutdownTelemetry, startTelemetry, withSpan } from '../../libs/telemetry/index.js';
+import { ATTR, contextFromEnv, createLogger, createTracingInterceptor, shutdownTelemetry, startTelemetry, traceContextCarrier, withSpan } from '../../libs/telemetry/index.js';
 import type { TrainingEvent } from '../../libs/training/index.js';
 import { relay } from '../../services/training/harden-job.js';
 import type { HardenSpec } from '../../services/training/harden-spec.js';
@@ -134,7 +134,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
         result = await runWorkerTask<HardenTaskPayload, HardenTaskResult>({
           module: TASK_MODULE,
           fn: 'runHarden',
-          payload: { storeUri: start.storeUri, jobId, spec, backend },
+          payload: { storeUri: start.storeUri, jobId, spec, backend, traceContext: traceContextCarrier() },
           signal: task.signal,
           onEvent: (e) => {
             const event = e as TrainingEvent;

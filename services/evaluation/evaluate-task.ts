@@ -9,6 +9,7 @@ import { loadModelFromUri } from '../../libs/models/index.js';
 import { openStore } from '../../libs/storage/index.js';
 import { evaluateRobustness, writeReport, writeReportHtml, type RobustnessReport } from '../../libs/evaluation/index.js';
 import type { TaskContext } from '../../libs/jobs/index.js';
+import { ATTR, traceStore, withTaskSpan } from '../../libs/telemetry/index.js';
 import type { EvaluateSpec } from './evaluate-spec.js';
 
 export interface EvaluateTaskPayload {
@@ -16,6 +17,8 @@ export interface EvaluateTaskPayload {
   reportId: string;
   spec: EvaluateSpec;
   backend: BackendChoice;
+  /** The caller's trace context: the evaluation and its report writes join the job's trace. */
+  traceContext?: Record<string, string>;
 }
 
 export interface EvaluateTaskResult {
@@ -29,7 +32,11 @@ export function reportFolder(reportId: string): string {
   return `reports/${reportId}`;
 }
 
-export async function runEvaluation(p: EvaluateTaskPayload, ctx: TaskContext): Promise<EvaluateTaskResult> {
+export function runEvaluation(p: EvaluateTaskPayload, ctx: TaskContext): Promise<EvaluateTaskResult> {
+  return withTaskSpan('harden.evaluate', { [ATTR.MODEL_URI]: p.spec.modelUri, [ATTR.SUITE]: p.spec.suite, [ATTR.BACKEND]: p.backend }, p.traceContext, () => evaluate_(p, ctx));
+}
+
+async function evaluate_(p: EvaluateTaskPayload, ctx: TaskContext): Promise<EvaluateTaskResult> {
   await initEngine(p.backend);
   const s = p.spec;
   const model = await loadModelFromUri(s.modelUri);
@@ -54,7 +61,7 @@ export async function runEvaluation(p: EvaluateTaskPayload, ctx: TaskContext): P
         history: s.training.history.map((h) => ({ epoch: h.epoch, loss: h.loss, clean_accuracy: h.cleanAccuracy, robust_accuracy: h.robustAccuracy })),
       };
     }
-    const folder = openStore(p.storeUri).child(reportFolder(p.reportId));
+    const folder = traceStore(openStore(p.storeUri)).child(reportFolder(p.reportId));
     // report.html first: report.json is what readers look for, so it goes last.
     await writeReportHtml(folder, report);
     const reportUri = await writeReport(folder, report);

@@ -21,7 +21,7 @@ import {
 } from '../../libs/jobs/index.js';
 import { describeFailure, jobCommonToProto, jobEventToProto, resourceId, sequenceFromProto } from '../../libs/rpc/index.js';
 import { EvaluationService, type EvaluationSchema } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
-import { ATTR, createEvaluationTelemetry, rememberTraceContext, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
+import { ATTR, createEvaluationTelemetry, rememberTraceContext, traceContextCarrier, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
 import { DEFAULT_EVALUATE_LIMITS, evaluateSpec, type EvaluateLimits, type EvaluateSpec } from './evaluate-spec.js';
 import type { EvaluateTaskPayload, EvaluateTaskResult } from './evaluate-task.js';
 import { reportToProto, type ReportSummary } from './report-message.js';
@@ -90,7 +90,7 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
     const result = await runWorkerTask<EvaluateTaskPayload, EvaluateTaskResult>({
       module: TASK_MODULE,
       fn: 'runEvaluation',
-      payload: { storeUri: options.storeUri, reportId, spec: ctx.job.spec, backend: options.backend ?? 'auto' },
+      payload: { storeUri: options.storeUri, reportId, spec: ctx.job.spec, backend: options.backend ?? 'auto', traceContext: traceContextCarrier() },
       signal: ctx.signal,
       onEvent: (event) => {
         const e = event as EvaluationEvent;

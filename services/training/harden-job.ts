@@ -19,7 +19,7 @@ import { runOnKubernetes, type KubernetesRunner } from '../../libs/jobs/k8s-runn
 import type { TrainingEvent } from '../../libs/training/index.js';
 import type { EvaluationService } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { JobState } from '../../libs/rpc/gen/robustness/v1/job_pb.js';
-import { ATTR, createTrainingTelemetry } from '../../libs/telemetry/index.js';
+import { ATTR, createTrainingTelemetry, traceContextCarrier } from '../../libs/telemetry/index.js';
 import type { HardenSpec } from './harden-spec.js';
 import type { HardenTaskPayload, HardenTaskResult } from './harden-task.js';
 
@@ -124,7 +124,7 @@ async function train(ctx: JobContext<HardenSpec>, deps: HardenJobDeps): Promise<
     r = await runWorkerTask<HardenTaskPayload, HardenTaskResult>({
       module: TASK_MODULE,
       fn: 'runHarden',
-      payload: { storeUri: deps.storeUri, jobId: ctx.job.id, spec: ctx.job.spec, backend: deps.backend },
+      payload: { storeUri: deps.storeUri, jobId: ctx.job.id, spec: ctx.job.spec, backend: deps.backend, traceContext: traceContextCarrier() },
       signal: ctx.signal,
       onEvent: (e) => {
         telemetry.onEvent(e as TrainingEvent);

@@ -11,6 +11,7 @@ import { buildModel, loadModelFromUri, resolveModelConfig, saveModel } from '../
 import { openStore } from '../../libs/storage/index.js';
 import { getMethod, train } from '../../libs/training/index.js';
 import type { TaskContext } from '../../libs/jobs/index.js';
+import { ATTR, traceStore, withTaskSpan } from '../../libs/telemetry/index.js';
 import type { HardenSpec } from './harden-spec.js';
 
 export interface HardenTaskPayload {
@@ -18,6 +19,8 @@ export interface HardenTaskPayload {
   jobId: string;
   spec: HardenSpec;
   backend: BackendChoice;
+  /** The caller's trace context (`traceContextCarrier()`): the training and its checkpoint uploads join the job's trace. */
+  traceContext?: Record<string, string>;
 }
 
 export interface HardenTaskResult {
@@ -38,10 +41,14 @@ export function jobFolder(jobId: string): string {
   return `jobs/${jobId}`;
 }
 
-export async function runHarden(p: HardenTaskPayload, ctx: TaskContext): Promise<HardenTaskResult> {
+export function runHarden(p: HardenTaskPayload, ctx: TaskContext): Promise<HardenTaskResult> {
+  return withTaskSpan('harden.train', { [ATTR.JOB_ID]: p.jobId, [ATTR.METHOD]: p.spec.method, [ATTR.BACKEND]: p.backend }, p.traceContext, () => train_(p, ctx));
+}
+
+async function train_(p: HardenTaskPayload, ctx: TaskContext): Promise<HardenTaskResult> {
   await initEngine(p.backend);
   const s = p.spec;
-  const root = openStore(p.storeUri).child(jobFolder(p.jobId));
+  const root = traceStore(openStore(p.storeUri)).child(jobFolder(p.jobId));
   const trainData = await loadDataset(s.dataset, { split: 'train', ...(s.limit > 0 ? { limit: s.limit } : {}) });
   const heldOut = s.evalSize > 0 ? await loadDataset(s.dataset, { split: 'test', limit: s.evalSize }) : undefined;
   const method = getMethod(s.method);
