@@ -4,7 +4,8 @@
  * OTLP/JSON to a receiver this test runs. A Harden call carrying a known `traceparent` must produce
  * one trace: the training process's Harden server span → its job span → epoch spans and the
  * Evaluate client span → the evaluation process's Evaluate server span → its job span → one span
- * per attack. Metrics arrive too, and the services' log lines carry the trace id.
+ * per attack; the checkpoint and report uploads (made in worker threads) nest inside. Metrics arrive
+ * too, and the services' log lines carry the trace id.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -114,6 +115,15 @@ describe('one trace across the training and evaluation processes', () => {
     const epoch = find('harden-training', 'harden.epoch');
     assert.equal(epoch.parentSpanId, trainJob.spanId);
     assert.ok(Number(epoch.attributes['harden.img_per_s']) > 0, 'epochs carry img/s');
+    // The training thread's spans (its own SDK in the worker thread): checkpoint uploads in the job's trace.
+    const trainTask = find('harden-training', 'harden.train');
+    assert.equal(trainTask.parentSpanId, trainJob.spanId);
+    const checkpointPut = find('harden-training', 'storage.put', CLIENT, (s) => String(s.attributes['harden.store_uri']).includes('/checkpoints'));
+    const ancestors = (s: ReceivedSpan): string[] => {
+      const parent = spans.find((x) => x.spanId === s.parentSpanId);
+      return parent ? [parent.spanId, ...ancestors(parent)] : [];
+    };
+    assert.ok(ancestors(checkpointPut).includes(trainTask.spanId), 'checkpoint uploads nest under the training task');
     const evalClient = find('harden-training', 'robustness.v1.EvaluationService/Evaluate', CLIENT);
     assert.equal(evalClient.parentSpanId, trainJob.spanId);
     const evalServer = find('harden-evaluation', 'robustness.v1.EvaluationService/Evaluate', SERVER);
@@ -123,6 +133,8 @@ describe('one trace across the training and evaluation processes', () => {
     const attacks = spans.filter((s) => s.service === 'harden-evaluation' && s.name === 'harden.attack');
     assert.deepEqual(attacks.map((a) => a.attributes['harden.attack']).sort(), ['cw-20', 'fgsm', 'pgd-20']);
     for (const a of attacks) assert.equal(a.parentSpanId, evalJob.spanId);
+    const reportPut = find('harden-evaluation', 'storage.put', CLIENT, (s) => String(s.attributes['harden.storage.key']).endsWith('report.json'));
+    assert.ok(ancestors(reportPut).includes(evalJob.spanId), 'the report upload nests under the evaluation job');
     for (const s of [trainJob, epoch, evalJob, ...attacks]) assert.ok(s.startNs >= harden.startNs, `${s.name} starts after Harden`);
 
     const metrics = receiver.metricNames();
