@@ -108,6 +108,8 @@ describe('one trace across the training and evaluation processes', () => {
     };
     const harden = find('harden-training', 'robustness.v1.HardeningService/Harden', SERVER);
     assert.equal(harden.parentSpanId, callerSpanId, 'Harden continues the caller’s trace context');
+    assert.equal(harden.attributes['harden.method'], 'standard', 'request fields are span attributes');
+    assert.equal(harden.attributes['harden.arch'], 'small-cnn');
     const trainJob = find('harden-training', 'harden.job', undefined, (s) => s.attributes['harden.job_id'] === jobId);
     assert.equal(trainJob.parentSpanId, harden.spanId);
     assert.equal(trainJob.attributes['harden.method'], 'standard');

@@ -28,4 +28,4 @@ export {
 export { traceStore } from './store-telemetry.js';
 export { withTaskSpan } from './task-telemetry.js';
 export { createTrainingTelemetry, type TrainingTelemetry, type TrainingTelemetryOptions } from './training-telemetry.js';
-export { codeName, createTracingInterceptor, type RpcSide, type TracingInterceptorOptions } from './tracing-interceptor.js';
+export { codeName, createTracingInterceptor, REQUEST_ATTRIBUTES, requestAttributes, type RpcSide, type TracingInterceptorOptions } from './tracing-interceptor.js';

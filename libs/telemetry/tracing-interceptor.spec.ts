@@ -5,7 +5,7 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { createLogger } from './logger.js';
 import { createLoggingInterceptor } from './logging-interceptor.js';
 import { echoService, parentOf, startTestTelemetry } from './testing.fixture.js';
-import { createTracingInterceptor } from './tracing-interceptor.js';
+import { createTracingInterceptor, requestAttributes } from './tracing-interceptor.js';
 import { withSpan } from './spans.js';
 
 const telemetry = startTestTelemetry();
@@ -110,6 +110,26 @@ describe('createTracingInterceptor', () => {
     assert.ok(ok, 'a server duration point for Say/OK');
     assert.ok(((ok.value as { count: number }).count) >= 1);
     assert.ok((await telemetry.points('rpc.client.call.duration')).length > 0);
+  });
+
+  it('copies the request fields users filter on, from unary and streaming requests', async () => {
+    await client.say({ text: 'x' });
+    assert.deepEqual(requestAttributes({ model: { case: 'modelUri', value: 'file:///m' }, eps: 0.3, attack: 'pgd', steps: 0, dataset: '', other: 'x' }), { 'harden.model_uri': 'file:///m', 'harden.eps': 0.3, 'harden.attack': 'pgd' });
+    const header = new Headers();
+    const stream = async function* () {
+      yield { modelUri: 'file:///n', eps: 0.1 };
+    };
+    const interceptor = createTracingInterceptor({ side: 'server' });
+    const req = { service, method: service.methods[1], header, stream: true, message: stream(), url: 'http://x/test.v1.Echo/Count', requestMethod: 'POST', signal: new AbortController().signal, contextValues: undefined } as never;
+    await interceptor(async (r) => {
+      for await (const _ of (r as { message: AsyncIterable<unknown> }).message) void _;
+      return { stream: true, message: (async function* () {})(), header: new Headers(), trailer: new Headers() } as never;
+    })(req).then(async (res) => {
+      for await (const _ of (res as { message: AsyncIterable<unknown> }).message) void _;
+    });
+    const span = telemetry.spans().at(-1)!;
+    assert.equal(span.attributes['harden.model_uri'], 'file:///n');
+    assert.equal(span.attributes['harden.eps'], 0.1);
   });
 
   it('auto side: a request with a traceparent and no active span is served as a child of it', async () => {

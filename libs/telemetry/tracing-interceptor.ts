@@ -10,12 +10,58 @@
  *   createGrpcTransport({ baseUrl, interceptors: [createTracingInterceptor({ side: 'client' })] })
  *
  * Streaming responses keep their span open until the stream ends, and the handler's generator runs
- * inside it.
+ * inside it. Request fields users filter on (`model_uri`, `eps`, `attack`, `method`, `dataset`,
+ * `suite`, `job_id`, …; see `REQUEST_ATTRIBUTES`) are copied onto the span as `harden.*` attributes,
+ * from the first request message (streams too).
  */
 import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from '@connectrpc/connect';
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { ATTR } from './attributes.js';
 import { getHardenMetrics } from './metrics.js';
-import { getTracer } from './spans.js';
+import { cleanAttributes, getTracer } from './spans.js';
+
+/** Request fields (protobuf-es names) copied onto RPC spans, and their attribute keys. */
+export const REQUEST_ATTRIBUTES: Readonly<Record<string, string>> = {
+  modelUri: ATTR.MODEL_URI,
+  arch: ATTR.ARCH,
+  eps: ATTR.EPS,
+  norm: ATTR.NORM,
+  attack: ATTR.ATTACK,
+  steps: ATTR.STEPS,
+  method: ATTR.METHOD,
+  dataset: ATTR.DATASET,
+  suite: ATTR.SUITE,
+  epochs: ATTR.EPOCHS,
+  jobId: ATTR.JOB_ID,
+  evaluationId: 'harden.evaluation_id',
+  reportId: ATTR.REPORT_ID,
+};
+
+/** The span attributes of a request message: its listed scalar fields (zero values are defaults, skipped) and oneof members. */
+export function requestAttributes(message: unknown): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  if (typeof message !== 'object' || message === null) return out;
+  for (const [field, value] of Object.entries(message as Record<string, unknown>)) {
+    // A oneof (`model: { case: 'modelUri', value }`) counts as its member.
+    const oneof = value as { case?: unknown; value?: unknown } | null;
+    const [name, v] = oneof && typeof oneof === 'object' && typeof oneof.case === 'string' ? [oneof.case, oneof.value] : [field, value];
+    const key = REQUEST_ATTRIBUTES[name];
+    if (!key || v === '' || v === 0) continue;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[key] = v;
+  }
+  return out;
+}
+
+async function* tapFirst<T>(source: AsyncIterable<T>, onFirst: (message: T) => void): AsyncGenerator<T> {
+  let first = true;
+  for await (const m of source) {
+    if (first) {
+      first = false;
+      onFirst(m);
+    }
+    yield m;
+  }
+}
 
 /** Which end of the call this interceptor sits on. */
 export type RpcSide = 'server' | 'client';
@@ -31,6 +77,8 @@ export interface TracingInterceptorOptions {
   side?: RpcSide | 'auto';
   /** Record the RPC duration histograms. @default true */
   metrics?: boolean;
+  /** Copy request fields onto the span (`REQUEST_ATTRIBUTES`). @default true */
+  requestAttributes?: boolean;
 }
 
 const headerGetter = {
@@ -92,6 +140,10 @@ export function createTracingInterceptor(options: TracingInterceptorOptions = {}
     const span: Span = getTracer().startSpan(`${req.service.typeName}/${req.method.name}`, { kind: isServer ? SpanKind.SERVER : SpanKind.CLIENT, attributes }, parent);
     const ctx = trace.setSpan(parent, span);
     if (!isServer) propagation.inject(ctx, req.header, headerSetter);
+    if (options.requestAttributes !== false) {
+      if (!req.stream) span.setAttributes(cleanAttributes(requestAttributes(req.message)));
+      else req = { ...req, message: tapFirst(req.message, (m) => span.setAttributes(cleanAttributes(requestAttributes(m)))) };
+    }
     const started = performance.now();
     let finished = false;
     const finish: Finish = (error) => {
