@@ -15,6 +15,7 @@
  * with GOAWAY, abort the `shutdownSignal` (handlers pass it to their compute, streams end), give
  * calls in flight `graceMs` to finish, then close every connection.
  */
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
@@ -109,6 +110,8 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const host = options.host ?? '127.0.0.1';
   const logger = options.logger;
   const shutdown = new AbortController();
+  // Every call in flight listens to the shutdown signal: no listener limit (it is not a leak).
+  setMaxListeners(Infinity, shutdown.signal);
   const httpHandlers = options.httpHandlers ?? [];
   const adapter = connectNodeAdapter({
     routes: (router) => options.routes(router, shutdown.signal),

@@ -1,8 +1,8 @@
 /**
  * AdversarialService.GenerateAdversarial: validate (generate-spec.ts), load the data set on this
  * thread (cached), post the model bytes once to every attack worker (a libs/engine `WorkerPool`, one
- * engine per thread, created on first use), then attack consecutive batches — as many in flight as
- * there are workers, streamed back in order. The call's signal (client cancel, deadline, server
+ * engine per thread, created on first use), then attack consecutive batches — two in flight per
+ * worker, streamed back in order. The call's signal (client cancel, deadline, server
  * shutdown) sets a flag the workers' attacks check every step, so the compute stops with the call.
  */
 import type { ServiceImpl } from '@connectrpc/connect';
@@ -170,7 +170,10 @@ export function createAdversarialService(options: AdversarialServiceOptions = {}
           pending.push({ start, n, labels, clean, result });
         };
         try {
-          while (pending.length < workers.size && next < total) launch();
+          // Two batches per worker in flight: a worker starts its next batch while this thread
+          // encodes and sends the previous one, so it never waits for the network.
+          const depth = workers.size * 2;
+          while (pending.length < depth && next < total) launch();
           for (let i = 0; i < total; i++) {
             const batch = pending.shift()!;
             const out = await batch.result;

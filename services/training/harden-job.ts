@@ -154,24 +154,37 @@ async function evaluate(ctx: JobContext<HardenSpec>, deps: HardenJobDeps, traine
   const signal = ctx.signal;
   ctx.emit('phase', { phase: 'evaluating', message: `${spec.evaluation.suite} suite on ${spec.evaluation.limit} test images` });
   ctx.progress({ phase: 'evaluating' });
-  const started = await client.evaluate(
-    {
-      requestId: `harden:${ctx.job.id}`,
-      modelUri: trained.modelUri ?? '',
-      dataset: spec.dataset,
-      split: 'test',
-      limit: spec.evaluation.limit,
-      suite: spec.evaluation.suite,
-      eps: spec.evaluation.eps,
-      seed: spec.seed,
-      training: {
-        jobId: ctx.job.id,
-        method: spec.method,
-        history: (trained.history ?? []).map((h) => ({ epoch: h.epoch, loss: h.loss ?? NaN, cleanAccuracy: h.cleanAccuracy ?? NaN, robustAccuracy: h.robustAccuracy ?? NaN })),
-      },
-    },
-    { signal },
-  );
+  // The evaluation service may be restarting or busy (RESOURCE_EXHAUSTED): retry with backoff; the
+  // request id makes a retry that reached the server return the same evaluation.
+  const evaluateWithRetries = async () => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await client.evaluate(
+          {
+            requestId: `harden:${ctx.job.id}`,
+            modelUri: trained.modelUri ?? '',
+            dataset: spec.dataset,
+            split: 'test',
+            limit: spec.evaluation.limit,
+            suite: spec.evaluation.suite,
+            eps: spec.evaluation.eps,
+            seed: spec.seed,
+            training: {
+              jobId: ctx.job.id,
+              method: spec.method,
+              history: (trained.history ?? []).map((h) => ({ epoch: h.epoch, loss: h.loss ?? NaN, cleanAccuracy: h.cleanAccuracy ?? NaN, robustAccuracy: h.robustAccuracy ?? NaN })),
+            },
+          },
+          { signal },
+        );
+      } catch (error) {
+        const code = ConnectError.from(error).code;
+        if (signal.aborted || (code !== Code.Unavailable && code !== Code.ResourceExhausted) || attempt >= (deps.watchRetries ?? 20)) throw error;
+        await sleep(Math.min(10_000, 200 * 2 ** attempt), signal);
+      }
+    }
+  };
+  const started = await evaluateWithRetries();
   const evaluationId = started.evaluation?.evaluationId ?? '';
   ctx.setOutputs({ evaluationId });
   try {
