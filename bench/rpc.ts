@@ -10,7 +10,8 @@
  *    `runAttackParallel` over a worker pool of the same size on the same images (and, for
  *    reference, `runAttackByName` on one thread). Each side runs once untimed first (engine start,
  *    model load); then `--repeats` timed runs of each, alternating, and the medians are compared.
- *    Target: gRPC ≥ 90 % of in-process.
+ *    Target: gRPC ≥ 90 % of in-process. Also reported, independent of the machine's load: the share
+ *    of the wall time the server's workers spent attacking (each batch reports its own seconds).
  * 2. Callers during training: a Harden job trains (standard, small CNN, MNIST); its training
  *    throughput (images/s, from its batch events) is measured in three windows of `--seconds`:
  *    quiet, with `--callers` concurrent clients calling GetReport and ListJobs in a loop, quiet
@@ -166,10 +167,14 @@ async function main(): Promise<void> {
     const warm = head(o.batch);
     await runAttackParallel(pool, { target: bytes }, warm, data.labels.slice(0, o.batch), 'pgd', attackOptions).then((r) => r.adversarial.dispose());
     warm.dispose();
+    /** Worker seconds spent attacking (each batch reports its own), summed over the last `generate`. */
+    let workerSeconds = 0;
     const generate = async (batches: number) => {
       let images = 0;
+      workerSeconds = 0;
       for await (const r of adversarial.generateAdversarial({ modelUri, dataset: 'mnist', attack: 'pgd', eps: attackOptions.eps, steps: o.steps, seed: 1, batchSize: o.batch, numBatches: batches })) {
         images += Number(r.batch?.adversarial?.shape[0] ?? 0);
+        workerSeconds += r.batch?.seconds ?? 0;
       }
       return images;
     };
@@ -177,14 +182,18 @@ async function main(): Promise<void> {
     // In-process and gRPC runs alternate, so that a change of the machine's load hits both alike.
     const inRuns: number[] = [];
     const grpcRuns: number[] = [];
+    const busy: number[] = [];
     for (let r = 0; r < o.repeats; r++) {
       let t = performance.now();
       await parallel();
       inRuns.push(n / ((performance.now() - t) / 1000));
       t = performance.now();
       const streamed = await generate(o.batches);
-      grpcRuns.push(streamed / ((performance.now() - t) / 1000));
-      log(`run ${r + 1}/${o.repeats}: in-process ${inRuns[r].toFixed(1)} img/s, gRPC ${grpcRuns[r].toFixed(1)} img/s (load average ${loadavg()[0].toFixed(2)})`);
+      const wall = (performance.now() - t) / 1000;
+      grpcRuns.push(streamed / wall);
+      // Load-independent: how much of the wall time the server's workers spent attacking.
+      busy.push(workerSeconds / (wall * o.workers));
+      log(`run ${r + 1}/${o.repeats}: in-process ${inRuns[r].toFixed(1)} img/s, gRPC ${grpcRuns[r].toFixed(1)} img/s, workers busy ${(100 * busy[r]).toFixed(1)} % (load average ${loadavg()[0].toFixed(2)})`);
     }
     await pool.close();
     const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
@@ -274,6 +283,7 @@ async function main(): Promise<void> {
         grpc_runs_img_s: grpcRuns.map((v) => Math.round(v * 10) / 10),
         in_process_runs_img_s: inRuns.map((v) => Math.round(v * 10) / 10),
         ratio_of_best: Math.round((Math.max(...grpcRuns) / Math.max(...inRuns)) * 1000) / 1000,
+        grpc_workers_busy: busy.map((v) => Math.round(v * 1000) / 1000),
         in_process_one_thread_img_s: Math.round(oneThread * 10) / 10,
         ratio: Math.round((overGrpc / inProcess) * 1000) / 1000,
         target_ratio: 0.9,

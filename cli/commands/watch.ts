@@ -8,8 +8,9 @@ import { printJson, printLine, progress } from '../output.js';
 import { CLIENT_OPTIONS, clientFromFlags, rpcError } from './submit.js';
 
 export const watchHelp = `harden watch --server HOST:PORT JOB_ID [--from-sequence N] [--quiet] [--json]
-  Follows a Harden job's events (progress lines on stderr) until it ends; reconnects from the last
-  event it saw when the connection drops, so no event is missed. Exit 0 when the job SUCCEEDED,
+  Follows a Harden job's events (progress lines on stderr) until it ends; when the connection drops
+  (a server restart) it reconnects from the last event it saw, for up to about 5 minutes, so no
+  event is missed. Exit 0 when the job SUCCEEDED,
   1 when it FAILED or was CANCELLED. --json prints {job_id, state, report_id, model_uri,
   clean_accuracy, robust_accuracy, error}. --from-sequence N starts after event N.`;
 
@@ -60,6 +61,7 @@ export async function watchCommand(argv: string[]): Promise<number> {
   let after = BigInt(nonNegativeInt('--from-sequence', values['from-sequence']) ?? 0);
   let failures = 0;
   let ended = false;
+  let connected = false;
   // Reconnect from the last event seen when the stream breaks (server restart, network): the
   // server replays everything after that sequence number, so nothing is lost or repeated.
   while (!ended) {
@@ -69,13 +71,15 @@ export async function watchCommand(argv: string[]): Promise<number> {
         if (!e) continue;
         after = e.sequence;
         failures = 0;
+        connected = true;
         if (!values.quiet) progress(describeEvent(e));
         if (e.kind.case === 'stateChanged' && FINAL.has(e.kind.value.state)) ended = true;
       }
       ended = true;
     } catch (error) {
       const code = ConnectError.from(error).code;
-      if ((code === Code.Unavailable || code === Code.Internal || code === Code.DeadlineExceeded) && failures < 60) {
+      // Reconnect only to a server that answered before (a restart), not to a wrong address.
+      if (connected && (code === Code.Unavailable || code === Code.Internal || code === Code.DeadlineExceeded) && failures < 60) {
         failures++;
         if (!values.quiet) progress(`watch: connection lost (${Code[code]}); reconnecting after event #${after}…`);
         await sleep(Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
