@@ -148,7 +148,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
   const jobs = createJobStore({ path: dbPath });
   const reports = createReportIndex({ path: dbPath });
   let selfUrl: string | undefined;
-  const evaluationUrl = () => options.evaluationUrl ?? (options.tls && selfUrl ? selfUrl.replace('://127.0.0.1:', '://localhost:') : selfUrl);
+  const evaluationUrl = () => options.evaluationUrl ?? selfUrl;
   let evaluationClient: ReturnType<typeof createServiceClient<typeof EvaluationService>> | undefined;
   const evaluationClientOf = () => {
     if (!evaluationClient) {
@@ -255,7 +255,10 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
   });
   try {
     const address = await server.listen();
-    selfUrl = address.url;
+    // Calls to itself go over loopback (a wildcard address is not one to connect to); with TLS by
+    // name, so that a certificate for localhost matches.
+    const loopback = options.tls ? 'localhost' : '127.0.0.1';
+    selfUrl = ['0.0.0.0', '::', '127.0.0.1', '::1'].includes(address.host) ? `${options.tls ? 'https' : 'http'}://${loopback}:${address.port}` : address.url;
   } catch (error) {
     jobs.close();
     reports.close();
