@@ -15,6 +15,7 @@
  *   updates the moving statistics.
  */
 import { tfl } from '../engine/index.js';
+import { conv2d } from './conv-layer.js';
 
 type Sym = tfl.SymbolicTensor;
 
@@ -89,7 +90,7 @@ export function createLayerBuilder(seed: number): LayerBuilder {
       const area = spec.kernelSize * spec.kernelSize;
       const [fanIn, fanOut] = [inChannels * area, spec.filters * area];
       return apply(
-        tfl.layers.conv2d({
+        conv2d({
           name: spec.name,
           filters: spec.filters,
           kernelSize: spec.kernelSize,

@@ -4,6 +4,8 @@
  * so a save/load round trip is bit-identical, BatchNorm moving statistics included.
  */
 import { tf, tfl } from '../engine/index.js';
+// Registers our Conv2D under the stock name before any model.json is deserialised.
+import './conv-layer.js';
 import { ModelError } from './errors.js';
 
 /** The file name of the topology + manifest inside a model folder. */
