@@ -2,7 +2,7 @@
  * Benchmark of the RPC layer, on loopback, against `harden serve` running in a child process.
  *
  *   npx tsc -p . && node dist/bench/rpc.js [--quick] [--json] [--workers 2] [--batch 64] [--batches 16]
- *                  [--steps 10] [--repeats 3] [--callers 50] [--seconds 15]
+ *                  [--steps 10] [--repeats 3] [--callers 50] [--seconds 15] [--rates 1,10,0]
  *
  * 1. GenerateAdversarial throughput: PGD (`--steps`) on `--batches` × `--batch` MNIST test images
  *    against a small CNN, streamed over gRPC (the Connect client's gRPC transport, HTTP/2) from a
@@ -14,9 +14,12 @@
  *    of the wall time the server's workers spent attacking (each batch reports its own seconds).
  * 2. Callers during training: a Harden job trains (standard, small CNN, MNIST); its training
  *    throughput (images/s, from its batch events) is measured in three windows of `--seconds`:
- *    quiet, with `--callers` concurrent clients calling GetReport and ListJobs in a loop, quiet
- *    again. Reports the callers' p50/p99 latency and the drop of training throughput against the
- *    mean of the quiet windows. Targets: p99 < 100 ms, drop < 10 %.
+ *    quiet, then once per `--rates` entry with `--callers` concurrent clients calling GetReport and
+ *    ListJobs at that many calls per second each (1: a dashboard or release gate polling; 10: an
+ *    aggressive poller; 0: closed loop, each caller calling again the moment it has its reply,
+ *    which measures the machine's saturation rather than latency under concurrency), then quiet
+ *    again. Reports, per rate, the callers' p50/p99 latency and the drop of training throughput
+ *    against the mean of the quiet windows. Targets: p99 < 100 ms, drop < 10 %.
  *
  * The callers run in this process, on the same machine as the server and the training thread: on a
  * 2-core machine they compete for the same cores, so the drop includes the load generator's own
@@ -53,15 +56,22 @@ interface Options {
   callers: number;
   seconds: number;
   repeats: number;
+  /** Calls per second per caller, one loaded window each; 0 = closed loop. */
+  rates: number[];
 }
 
 function parseOptions(argv: string[]): Options {
   const quick = argv.includes('--quick');
-  const opts: Options = { quick, json: false, workers: 2, batch: 64, batches: quick ? 6 : 16, steps: 10, callers: 50, seconds: quick ? 8 : 15, repeats: quick ? 1 : 3 };
+  const opts: Options = { quick, json: false, workers: 2, batch: 64, batches: quick ? 6 : 16, steps: 10, callers: 50, seconds: quick ? 8 : 15, repeats: quick ? 1 : 3, rates: [1, 10, 0] };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (flag === '--json') opts.json = true;
     else if (flag === '--quick') continue;
+    else if (flag === '--rates') {
+      const rates = (argv[++i] ?? '').split(',').map(Number);
+      if (rates.length === 0 || rates.some((r) => !Number.isFinite(r) || r < 0)) throw new Error(`bad --rates ${argv[i]}: calls per second per caller, comma-separated, 0 = closed loop`);
+      opts.rates = rates;
+    }
     else {
       const key = flag.replace(/^--/, '') as keyof Options;
       const value = Number(argv[++i]);
@@ -84,14 +94,30 @@ function processCpuMs(pid: number): number {
   }
 }
 
-/** `callers` closed-loop callers of `call` for `seconds`: sorted latencies (ms) and errors. */
-async function hammer(callers: number, seconds: number, call: (i: number, k: number) => Promise<unknown>): Promise<{ latencies: number[]; errors: number }> {
+/**
+ * `callers` concurrent callers of `call` for `seconds`: sorted latencies (ms) and errors. With
+ * `perCallerRate` > 0 each caller starts a call every 1/rate seconds (or as soon as its previous
+ * call returns, if that is later), its first at a random offset within the period; with 0 each
+ * calls again the moment a reply arrives (closed loop: the machine's saturation).
+ */
+async function hammer(
+  callers: number,
+  seconds: number,
+  call: (i: number, k: number) => Promise<unknown>,
+  perCallerRate = 0,
+): Promise<{ latencies: number[]; errors: number }> {
   const latencies: number[] = [];
   let errors = 0;
-  const until = performance.now() + seconds * 1000;
+  const start = performance.now();
+  const until = start + seconds * 1000;
+  const period = perCallerRate > 0 ? 1000 / perCallerRate : 0;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
   await Promise.all(
     Array.from({ length: callers }, async (_, i) => {
-      for (let k = 0; performance.now() < until; k++) {
+      let next = start + Math.random() * period;
+      for (let k = 0; ; k++) {
+        if (period > 0) await sleep(next - performance.now());
+        if (performance.now() >= until) break;
         const s = performance.now();
         try {
           await call(i, k);
@@ -99,6 +125,7 @@ async function hammer(callers: number, seconds: number, call: (i: number, k: num
         } catch {
           errors++;
         }
+        next += period;
       }
     }),
   );
@@ -253,14 +280,20 @@ async function main(): Promise<void> {
     };
     const quiet1 = await windowRate();
     log(`training, quiet: ${quiet1.toFixed(1)} img/s`);
-    let latencies: number[] = [];
-    let errors = 0;
-    const serverCpu0 = processCpuMs(server.child.pid ?? 0);
-    const loaded = await windowRate(async () => {
-      ({ latencies, errors } = await hammer(o.callers, o.seconds, (i, k) => ((i + k) % 2 === 0 ? evaluation.getReport({ reportId }) : hardening.listJobs({ pageSize: 20 }))));
-    });
-    const serverCpuMs = processCpuMs(server.child.pid ?? 0) - serverCpu0;
-    log(`training, ${o.callers} callers: ${loaded.toFixed(1)} img/s`);
+    const callerCall = (i: number, k: number) => ((i + k) % 2 === 0 ? evaluation.getReport({ reportId }) : hardening.listJobs({ pageSize: 20 }));
+    const loadedWindows: Array<{ rate: number; loaded: number; latencies: number[]; errors: number; serverCpuMs: number }> = [];
+    for (const rate of o.rates) {
+      let latencies: number[] = [];
+      let errors = 0;
+      const serverCpu0 = processCpuMs(server.child.pid ?? 0);
+      const loaded = await windowRate(async () => {
+        ({ latencies, errors } = await hammer(o.callers, o.seconds, callerCall, rate));
+      });
+      const serverCpuMs = processCpuMs(server.child.pid ?? 0) - serverCpu0;
+      const pace = rate > 0 ? `${rate} call/s each` : 'closed loop';
+      log(`training, ${o.callers} callers at ${pace}: ${loaded.toFixed(1)} img/s, p99 ${percentile(latencies, 99).toFixed(1)} ms`);
+      loadedWindows.push({ rate, loaded, latencies, errors, serverCpuMs });
+    }
     const quiet2 = await windowRate();
     log(`training, quiet again: ${quiet2.toFixed(1)} img/s`);
     await hardening.cancelJob({ jobId });
@@ -291,21 +324,24 @@ async function main(): Promise<void> {
       callers_during_training: {
         callers: o.callers,
         seconds: o.seconds,
-        calls: latencies.length,
-        errors,
-        calls_per_second: Math.round((latencies.length / o.seconds) * 10) / 10,
-        p50_ms: Math.round(percentile(latencies, 50) * 10) / 10,
-        p99_ms: Math.round(percentile(latencies, 99) * 10) / 10,
-        max_ms: Math.round((latencies.at(-1) ?? NaN) * 10) / 10,
-        server_main_thread_cpu_ms_per_call: Math.round((serverCpuMs / Math.max(1, latencies.length)) * 100) / 100,
-        bare_connect_baseline: baseline,
         training_quiet_img_s: Math.round(quiet * 10) / 10,
-        training_loaded_img_s: Math.round(loaded * 10) / 10,
-        training_drop: Math.round((1 - loaded / quiet) * 1000) / 1000,
         batches_per_epoch: batchesPerEpoch,
         job_final_state: JobState[finalJob.state],
         target_p99_ms: 100,
         target_drop: 0.1,
+        bare_connect_baseline: baseline,
+        windows: loadedWindows.map(({ rate, loaded, latencies, errors, serverCpuMs }) => ({
+          calls_per_second_per_caller: rate > 0 ? rate : 'closed loop',
+          calls: latencies.length,
+          errors,
+          calls_per_second: Math.round((latencies.length / o.seconds) * 10) / 10,
+          p50_ms: Math.round(percentile(latencies, 50) * 10) / 10,
+          p99_ms: Math.round(percentile(latencies, 99) * 10) / 10,
+          max_ms: Math.round((latencies.at(-1) ?? NaN) * 10) / 10,
+          server_main_thread_cpu_ms_per_call: Math.round((serverCpuMs / Math.max(1, latencies.length)) * 100) / 100,
+          training_loaded_img_s: Math.round(loaded * 10) / 10,
+          training_drop: Math.round((1 - loaded / quiet) * 1000) / 1000,
+        })),
       },
     };
     if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
