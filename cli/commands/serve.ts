@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveBackendChoice } from '../../libs/engine/index.js';
+import { parseStoreUri } from '../../libs/storage/index.js';
 import { createLogger, defaultServiceName, isLogLevel, shutdownTelemetry, startTelemetry } from '../../libs/telemetry/index.js';
 import { SERVICE_NAMES, startHardenServer, type ServiceName } from '../../services/server/index.js';
 import { CliError } from '../cli-error.js';
@@ -10,7 +11,7 @@ import { printJson, printLine, progress } from '../output.js';
 export const serveHelp = `harden serve [--service all|training|adversarial|evaluation[,…]] [--host H] [--port P] [--store URI]
              [--db PATH | --state DIR] [--evaluation-url URL] [--tls-cert FILE --tls-key FILE]
              [--backend B] [--concurrency N] [--queue-limit N] [--attack-workers N] [--grace S]
-             [--no-dashboard] [--json]
+             [--allow-uri URI …] [--no-dashboard] [--json]
   Runs the gRPC services (all three by default) on one port: gRPC, gRPC-Web and Connect over HTTP/2
   (h2c, or TLS with --tls-cert/--tls-key) and HTTP/1.1, with grpc.health.v1 health per service,
   server reflection, and the dashboard at /. Defaults: host 127.0.0.1, port 50051, store
@@ -20,7 +21,11 @@ export const serveHelp = `harden serve [--service all|training|adversarial|evalu
   from their latest checkpoint when the server starts again. --json prints {url, port, services,
   store_uri, db_path} once it listens. HARDEN_RUNNER=kubernetes trains each Harden job in its own
   Kubernetes Job ("harden worker", HARDEN_K8S_* settings); OTEL_EXPORTER_OTLP_ENDPOINT turns on
-  OpenTelemetry traces and metrics.`;
+  OpenTelemetry traces and metrics.
+  Requests name models and data by location, read with the server's rights. On loopback any
+  location goes; bound to another address (or given --allow-uri), requests may only name the
+  store and the --allow-uri locations (repeatable; also $HARDEN_ALLOW_URIS, comma-separated:
+  file:///srv/models, s3://bucket/models, /data/cifar10); others get PERMISSION_DENIED.`;
 
 function parseServices(text: string): ServiceName[] {
   if (text === 'all') return [...SERVICE_NAMES];
@@ -49,6 +54,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'queue-limit': { type: 'string' },
       'attack-workers': { type: 'string' },
       grace: { type: 'string' },
+      'allow-uri': { type: 'string', multiple: true },
       'no-dashboard': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -68,6 +74,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const queueLimit = nonNegativeInt('--queue-limit', values['queue-limit']);
   const attackWorkers = positiveInt('--attack-workers', values['attack-workers']);
   const graceSeconds = positive('--grace', values.grace) ?? 30;
+  const allowedLocations = [...(values['allow-uri'] ?? []), ...(process.env.HARDEN_ALLOW_URIS ?? '').split(',')].map((u) => u.trim()).filter((u) => u !== '');
+  for (const uri of allowedLocations) {
+    try {
+      parseStoreUri(uri);
+    } catch (error) {
+      throw new CliError(`--allow-uri ${JSON.stringify(uri)}: ${(error as Error).message}`, 2, { cause: error });
+    }
+  }
   const level = process.env.HARDEN_LOG_LEVEL?.trim().toLowerCase();
   const logger = createLogger('serve', isLogLevel(level) ? { level } : {});
   // OpenTelemetry, when the OTEL_* variables ask for it (a no-op if `--import …/register.js` started it).
@@ -89,6 +103,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       ...(queueLimit !== undefined ? { queueLimit } : {}),
       ...(attackWorkers !== undefined ? { attackWorkers } : {}),
       shutdownGraceMs: graceSeconds * 1000,
+      allowedLocations,
       dashboard: !values['no-dashboard'],
       logger,
     });
@@ -99,9 +114,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (e?.code === 'EACCES') throw new CliError(`--port ${port}: permission denied`, 1, { cause: error });
     throw error;
   }
-  const summary = { url: server.url, port: server.port, services: server.services, store_uri: server.storeUri, db_path: server.dbPath };
+  const summary = { url: server.url, port: server.port, services: server.services, store_uri: server.storeUri, db_path: server.dbPath, allowed_locations: server.allowedLocations ?? null };
   if (values.json) printJson(summary);
-  else printLine(`harden serve: ${server.services.join(', ')} on ${server.url} (gRPC, gRPC-Web, Connect; dashboard ${server.url}/); store ${server.storeUri}; jobs ${server.dbPath}`);
+  else printLine(`harden serve: ${server.services.join(', ')} on ${server.url} (gRPC, gRPC-Web, Connect; dashboard ${server.url}/); store ${server.storeUri}; jobs ${server.dbPath}; ${server.allowedLocations ? `requests may name ${server.allowedLocations.join(', ')}` : 'requests may name any location (loopback)'}`);
 
   await new Promise<void>((resolve) => {
     let stopping = false;

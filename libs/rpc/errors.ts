@@ -12,7 +12,14 @@
  */
 import { Code, ConnectError } from '@connectrpc/connect';
 
-export type RequestErrorCode = 'invalid-argument' | 'not-found' | 'failed-precondition' | 'resource-exhausted' | 'unavailable' | 'deadline-exceeded';
+export type RequestErrorCode =
+  | 'invalid-argument'
+  | 'not-found'
+  | 'permission-denied'
+  | 'failed-precondition'
+  | 'resource-exhausted'
+  | 'unavailable'
+  | 'deadline-exceeded';
 
 /** A bad request, found before any work started. `field` is the request field (proto name). */
 export class RequestError extends Error {
@@ -49,6 +56,7 @@ const TABLE: Readonly<Record<string, Readonly<Record<string, Mapping>>>> = {
   RequestError: {
     'invalid-argument': shown(Code.InvalidArgument),
     'not-found': shown(Code.NotFound),
+    'permission-denied': shown(Code.PermissionDenied),
     'failed-precondition': shown(Code.FailedPrecondition),
     'resource-exhausted': shown(Code.ResourceExhausted),
     unavailable: shown(Code.Unavailable),

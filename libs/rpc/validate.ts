@@ -4,8 +4,9 @@
  * URI that names nothing is NOT_FOUND. Zero values of optional fields mean "the default".
  */
 import { parseDatasetSpec, type DatasetSpec } from '../data/index.js';
-import { openStore, StorageError } from '../storage/index.js';
+import { openStore, parseStoreUri, StorageError } from '../storage/index.js';
 import { invalidField, RequestError } from './errors.js';
+import { folderLocation, OPEN_LOCATIONS, type LocationPolicy } from './locations.js';
 
 /** Longest URI or data set spec accepted. */
 export const MAX_URI_LENGTH = 2048;
@@ -45,27 +46,36 @@ export function choice<T extends string>(field: string, value: string, names: re
   return value as T;
 }
 
-/** A data set spec (`mnist`, `cifar10:DIR`, …), required. */
-export function datasetSpec(value: string, field = 'dataset'): { text: string; spec: DatasetSpec } {
+/**
+ * A data set spec (`mnist`, `cifar10:DIR`, …), required. A folder the request names must be one
+ * `locations` allows; a folder the server picks (fashion-mnist's default) needs no check.
+ */
+export function datasetSpec(value: string, field = 'dataset', locations: LocationPolicy = OPEN_LOCATIONS): { text: string; spec: DatasetSpec } {
   if (value === '') throw invalidField(field, 'is required (mnist, fashion-mnist[:DIR], idx:DIR, cifar10:DIR, cifar100:DIR, tiny-imagenet:DIR)');
   if (value.length > MAX_URI_LENGTH) throw invalidField(field, `longer than ${MAX_URI_LENGTH} characters`);
+  let spec: DatasetSpec;
   try {
-    return { text: value, spec: parseDatasetSpec(value) };
+    spec = parseDatasetSpec(value);
   } catch (error) {
     throw invalidField(field, (error as Error).message);
   }
+  if (spec.dir !== undefined && value.includes(':')) locations.check(field, folderLocation(spec.dir));
+  return { text: value, spec };
 }
 
 /**
  * A model folder URI (the folder holding model.json; a trailing `/model.json` is dropped), checked
- * to parse and to hold a model.json: malformed → INVALID_ARGUMENT, nothing there → NOT_FOUND.
+ * to parse, to be a location `locations` allows, and to hold a model.json: malformed →
+ * INVALID_ARGUMENT, not allowed → PERMISSION_DENIED (before anything is read), nothing there →
+ * NOT_FOUND.
  */
-export async function modelUri(value: string, field = 'model_uri'): Promise<string> {
+export async function modelUri(value: string, field = 'model_uri', locations: LocationPolicy = OPEN_LOCATIONS): Promise<string> {
   if (value === '') throw invalidField(field, 'is required (a store folder holding model.json, e.g. file:///srv/models/m1)');
   if (value.length > MAX_URI_LENGTH) throw invalidField(field, `longer than ${MAX_URI_LENGTH} characters`);
   const uri = value.replace(/\/model\.json$/, '');
   let store;
   try {
+    locations.check(field, parseStoreUri(uri));
     store = openStore(uri);
   } catch (error) {
     if (StorageError.is(error, 'invalid-uri', 'unsupported-scheme')) throw invalidField(field, error.message);

@@ -6,7 +6,7 @@
  */
 import { ATTACK_NAMES, AttackError, createAttack, describeAttack, fromLogitsFunction, isAttackName, type AttackName, type Norm } from '../../libs/attacks/index.js';
 import { protocolEps } from '../../libs/evaluation/index.js';
-import { choice, count, datasetSpec, invalidField, modelUri, positiveNumber } from '../../libs/rpc/index.js';
+import { choice, count, datasetSpec, invalidField, modelUri, OPEN_LOCATIONS, positiveNumber, type LocationPolicy } from '../../libs/rpc/index.js';
 import type { GenerateAdversarialRequest } from '../../libs/rpc/gen/robustness/v1/adversarial_pb.js';
 
 export interface GenerateSpec {
@@ -33,9 +33,11 @@ export interface GenerateLimits {
   maxBatches: number;
   /** Largest steps. @default 10000 */
   maxSteps: number;
+  /** Which model and data locations requests may name. @default every location (OPEN_LOCATIONS) */
+  locations: LocationPolicy;
 }
 
-export const DEFAULT_GENERATE_LIMITS: GenerateLimits = { maxBatchSize: 1024, maxBatches: 100_000, maxSteps: 10_000 };
+export const DEFAULT_GENERATE_LIMITS: GenerateLimits = { maxBatchSize: 1024, maxBatches: 100_000, maxSteps: 10_000, locations: OPEN_LOCATIONS };
 
 /** Stands in for the guidance model while the options are checked here (never called). */
 const PLACEHOLDER = fromLogitsFunction(() => {
@@ -43,7 +45,7 @@ const PLACEHOLDER = fromLogitsFunction(() => {
 }, 2);
 
 export async function generateSpec(req: GenerateAdversarialRequest, limits: GenerateLimits = DEFAULT_GENERATE_LIMITS): Promise<GenerateSpec> {
-  const dataset = datasetSpec(req.dataset);
+  const dataset = datasetSpec(req.dataset, 'dataset', limits.locations);
   const split = choice('split', req.split, ['train', 'test'] as const, 'test');
   const attack = choice('attack', req.attack, ATTACK_NAMES, 'pgd');
   if (!isAttackName(attack)) throw invalidField('attack', `unknown attack ${attack}`);
@@ -64,8 +66,8 @@ export async function generateSpec(req: GenerateAdversarialRequest, limits: Gene
   const numBatches = count('num_batches', req.numBatches, 1, limits.maxBatches);
   if (attack === 'cag' && req.guidanceUri === '') throw invalidField('guidance_uri', 'is required for cag (the guidance model anchors the attack)');
   if (attack !== 'cag' && req.guidanceUri !== '') throw invalidField('guidance_uri', `only cag takes a guidance model, not ${attack}`);
-  const model = await modelUri(req.modelUri, 'model_uri');
-  const guidance = req.guidanceUri !== '' ? await modelUri(req.guidanceUri, 'guidance_uri') : null;
+  const model = await modelUri(req.modelUri, 'model_uri', limits.locations);
+  const guidance = req.guidanceUri !== '' ? await modelUri(req.guidanceUri, 'guidance_uri', limits.locations) : null;
   return {
     modelUri: model,
     guidanceUri: guidance,

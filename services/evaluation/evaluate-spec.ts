@@ -3,7 +3,7 @@
  * Every field is checked here, before the job exists.
  */
 import { isSuiteName, protocolEps, SUITE_NAMES, type SuiteName } from '../../libs/evaluation/index.js';
-import { choice, count, datasetSpec, invalidField, modelUri, positiveNumber, requestId } from '../../libs/rpc/index.js';
+import { choice, count, datasetSpec, invalidField, modelUri, OPEN_LOCATIONS, positiveNumber, requestId, type LocationPolicy } from '../../libs/rpc/index.js';
 import type { EvaluateRequest } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 
 export interface EvaluateSpec {
@@ -21,13 +21,15 @@ export interface EvaluateSpec {
 export interface EvaluateLimits {
   /** Largest `limit`. @default 10000 */
   maxExamples: number;
+  /** Which model and data locations requests may name. @default every location (OPEN_LOCATIONS) */
+  locations: LocationPolicy;
 }
 
-export const DEFAULT_EVALUATE_LIMITS: EvaluateLimits = { maxExamples: 10_000 };
+export const DEFAULT_EVALUATE_LIMITS: EvaluateLimits = { maxExamples: 10_000, locations: OPEN_LOCATIONS };
 
 export async function evaluateSpec(req: EvaluateRequest, limits: EvaluateLimits = DEFAULT_EVALUATE_LIMITS): Promise<{ spec: EvaluateSpec; requestId: string | undefined }> {
   const id = requestId(req.requestId);
-  const dataset = datasetSpec(req.dataset);
+  const dataset = datasetSpec(req.dataset, 'dataset', limits.locations);
   const split = choice('split', req.split, ['train', 'test'] as const, 'test');
   const limit = count('limit', req.limit, 1000, limits.maxExamples);
   const suite = choice('suite', req.suite, SUITE_NAMES, 'quick');
@@ -35,7 +37,7 @@ export async function evaluateSpec(req: EvaluateRequest, limits: EvaluateLimits 
   const eps = positiveNumber('eps', req.eps, protocolEps(dataset.text), 1);
   const t = req.training;
   if (t && t.history.length > 10_000) throw invalidField('training.history', 'at most 10000 epochs');
-  const model = await modelUri(req.modelUri);
+  const model = await modelUri(req.modelUri, 'model_uri', limits.locations);
   return {
     requestId: id,
     spec: {

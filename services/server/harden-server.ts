@@ -32,8 +32,11 @@ import {
   ReflectionV1,
   ReflectionV1alpha,
   Health,
+  confinedLocations,
+  OPEN_LOCATIONS,
   type HealthService,
   type HttpHandler,
+  type LocationPolicy,
 } from '../../libs/rpc/index.js';
 import { file_grpc_health_v1_health } from '../../libs/rpc/gen/grpc/health/v1/health_pb.js';
 import { file_grpc_reflection_v1_reflection } from '../../libs/rpc/gen/grpc/reflection/v1/reflection_pb.js';
@@ -96,6 +99,13 @@ export interface HardenServerOptions {
   httpHandlers?: HttpHandler[];
   hardenLimits?: Partial<HardenLimits>;
   generateLimits?: Partial<GenerateLimits>;
+  /**
+   * Model and data locations requests may name besides the store: store URIs (`file:///srv/models`,
+   * `s3://bucket/models`) or absolute paths. Giving any confines requests to the store and these;
+   * so does a `host` other than loopback, with only the store allowed (libs/rpc/locations.ts).
+   * @default none; on loopback every location the server can read
+   */
+  allowedLocations?: readonly string[];
   logger?: Logger;
   /**
    * Where Harden jobs train: `in-process` (worker threads here) or `kubernetes` (a batch/v1 Job per
@@ -113,6 +123,8 @@ export interface HardenServer {
   readonly port: number;
   readonly services: readonly ServiceName[];
   readonly storeUri: string;
+  /** The locations requests may name, or undefined when any (HardenServerOptions.allowedLocations). */
+  readonly allowedLocations: readonly string[] | undefined;
   readonly dbPath: string;
   readonly jobs: JobStore;
   readonly reports: ReportIndex;
@@ -168,12 +180,14 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
     return evaluationClient;
   };
 
+  const locations = locationPolicy(options.host ?? '127.0.0.1', storeUri, options.allowedLocations ?? []);
   const evaluation = run('evaluation')
     ? createEvaluationService({
         jobs,
         reports,
         storeUri,
         backend,
+        limits: { locations },
         ...(options.evaluationConcurrency !== undefined ? { concurrency: options.evaluationConcurrency } : {}),
         ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
         ...(logger ? { logger } : {}),
@@ -187,7 +201,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
         evaluation: evaluationClientOf,
         ...(options.trainingConcurrency !== undefined ? { concurrency: options.trainingConcurrency } : {}),
         ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
-        ...(options.hardenLimits ? { limits: options.hardenLimits } : {}),
+        limits: { ...options.hardenLimits, locations },
         ...(logger ? { logger } : {}),
         ...(kubernetes ? { kubernetes } : {}),
       })
@@ -196,7 +210,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
     ? createAdversarialService({
         backend,
         ...(options.attackWorkers !== undefined ? { workers: options.attackWorkers } : {}),
-        ...(options.generateLimits ? { limits: options.generateLimits } : {}),
+        limits: { ...options.generateLimits, locations },
         ...(options.writeMaxBytes !== undefined ? { writeMaxBytes: options.writeMaxBytes } : {}),
         ...(logger ? { logger } : {}),
       })
@@ -278,6 +292,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
     port: server.port,
     services,
     storeUri,
+    allowedLocations: locations.allowed,
     dbPath,
     jobs,
     reports,
@@ -301,4 +316,12 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
       return closing;
     },
   };
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** Open on loopback with nothing allowed explicitly; else the store plus `allowed` (see HardenServerOptions). */
+function locationPolicy(host: string, storeUri: string, allowed: readonly string[]): LocationPolicy {
+  if (LOOPBACK.has(host) && allowed.length === 0) return OPEN_LOCATIONS;
+  return confinedLocations([storeUri, ...allowed]);
 }

@@ -7,7 +7,7 @@
 import { ARCH_NAMES, isArchName, type ArchName } from '../../libs/models/index.js';
 import { describeMethods, METHOD_NAMES, type MethodName } from '../../libs/training/index.js';
 import { protocolEps, SUITE_NAMES, type SuiteName } from '../../libs/evaluation/index.js';
-import { choice, count, datasetSpec, invalidField, modelUri, positiveNumber, requestId } from '../../libs/rpc/index.js';
+import { choice, count, datasetSpec, invalidField, modelUri, OPEN_LOCATIONS, positiveNumber, requestId, type LocationPolicy } from '../../libs/rpc/index.js';
 import type { HardenRequest } from '../../libs/rpc/gen/robustness/v1/hardening_pb.js';
 
 export interface HardenSpec {
@@ -39,9 +39,11 @@ export interface HardenLimits {
   /** Largest limit / eval_size / evaluation.limit. @default 1000000 / 10000 / 10000 */
   maxExamples: number;
   maxEvalExamples: number;
+  /** Which model and data locations requests may name. @default every location (OPEN_LOCATIONS) */
+  locations: LocationPolicy;
 }
 
-export const DEFAULT_HARDEN_LIMITS: HardenLimits = { maxBatchSize: 1024, maxEpochs: 1000, maxSteps: 1000, maxExamples: 1_000_000, maxEvalExamples: 10_000 };
+export const DEFAULT_HARDEN_LIMITS: HardenLimits = { maxBatchSize: 1024, maxEpochs: 1000, maxSteps: 1000, maxExamples: 1_000_000, maxEvalExamples: 10_000, locations: OPEN_LOCATIONS };
 
 /** ε of training by data set when none is given (as `harden train`). */
 function defaultEps(kind: string): number {
@@ -66,7 +68,7 @@ export async function hardenSpec(req: HardenRequest, limits: HardenLimits = DEFA
   }
   const method = choice('method', req.method, METHOD_NAMES, 'd2r');
   const usesGuidance = describeMethods().find((m) => m.name === method)?.usesGuidance ?? false;
-  const dataset = datasetSpec(req.dataset);
+  const dataset = datasetSpec(req.dataset, 'dataset', limits.locations);
   const limit = count('limit', req.limit, 0, limits.maxExamples);
   const epochs = count('epochs', req.epochs, 10, limits.maxEpochs);
   const batchSize = count('batch_size', req.batchSize, 128, limits.maxBatchSize);
@@ -88,7 +90,7 @@ export async function hardenSpec(req: HardenRequest, limits: HardenLimits = DEFA
     eps: positiveNumber('evaluation.eps', e?.eps ?? 0, protocolEps(dataset.text), 1),
     skip: e?.skip ?? false,
   };
-  if (req.model.case === 'modelUri') fromUri = await modelUri(req.model.value, 'model_uri');
+  if (req.model.case === 'modelUri') fromUri = await modelUri(req.model.value, 'model_uri', limits.locations);
   return {
     requestId: id,
     spec: { modelUri: fromUri, arch, method, dataset: dataset.text, limit, epochs, batchSize, lr, eps, steps, seed: req.seed, guidanceArch, evalSize, evaluation },
