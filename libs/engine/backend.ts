@@ -9,6 +9,7 @@
  * - `tensorflow`: only when `@tensorflow/tfjs-node(-gpu)` is importable; never a dependency.
  * - `cpu`: pure JS reference, for gradient checks.
  */
+import { installFrugalGradients } from './frugal-gradients.js';
 import { tf } from './tf.js';
 import { EngineError } from './errors.js';
 import { registerWasmKernels } from './wasm-kernels/index.js';
@@ -111,6 +112,8 @@ async function setBackend(name: string): Promise<void> {
  * Calling it again with the same choice is a no-op; with another choice it switches.
  */
 export async function initEngine(choice: BackendChoice = resolveBackendChoice()): Promise<EngineInfo> {
+  // Gradients that free memory as they go (frugal-gradients.ts); HARDEN_STOCK_GRADIENTS=1 keeps tfjs's own.
+  if (process.env.HARDEN_STOCK_GRADIENTS !== '1') installFrugalGradients();
   if (current && (choice === current.backend || choice === 'auto')) return current;
   let name: BackendName;
   if (choice === 'auto') {

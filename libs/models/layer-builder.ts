@@ -15,6 +15,7 @@
  *   updates the moving statistics.
  */
 import { tfl } from '../engine/index.js';
+import { batchNormalization } from './batch-norm-layer.js';
 import { conv2d } from './conv-layer.js';
 
 type Sym = tfl.SymbolicTensor;
@@ -115,7 +116,7 @@ export function createLayerBuilder(seed: number): LayerBuilder {
         x,
       );
     },
-    batchNorm: (x, name) => apply(tfl.layers.batchNormalization({ name, axis: -1, ...BATCH_NORM }), x),
+    batchNorm: (x, name) => apply(batchNormalization({ name, axis: -1, ...BATCH_NORM }), x),
     relu: (x, name) => apply(tfl.layers.reLU({ name }), x),
     add: (a, b, name) => apply(tfl.layers.add({ name }), [a, b]),
     maxPool: (x, name) => apply(tfl.layers.maxPooling2d({ name, poolSize: 2, strides: 2, padding: 'valid' }), x),

@@ -4,7 +4,8 @@
  * so a save/load round trip is bit-identical, BatchNorm moving statistics included.
  */
 import { tf, tfl } from '../engine/index.js';
-// Registers our Conv2D under the stock name before any model.json is deserialised.
+// Register our Conv2D and BatchNormalization under the stock names before any model.json is deserialised.
+import './batch-norm-layer.js';
 import './conv-layer.js';
 import { ModelError } from './errors.js';
 
