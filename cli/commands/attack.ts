@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
-import { createWorkerPool, defaultWorkerCount, initEngine, resolveBackendChoice, tf } from '../../libs/engine/index.js';
-import { loadDataset } from '../../libs/data/index.js';
+import { createWorkerPool, tf } from '../../libs/engine/index.js';
 import { getModelInfo, loadModelFromUri, modelToBytes } from '../../libs/models/index.js';
 import { openStore } from '../../libs/storage/index.js';
 import {
@@ -13,7 +12,8 @@ import {
   type AttackReport,
 } from '../../libs/attacks/index.js';
 import { CliError } from '../cli-error.js';
-import { nonNegativeInt, positive, positiveInt } from '../flags.js';
+import { loadModelAndData, MODEL_DATA_OPTIONS, parseModelDataArgs } from '../model-data.js';
+import { positive, positiveInt } from '../flags.js';
 import { printJson, printLine, progress, table } from '../output.js';
 
 export const attackHelp = `harden attack --model URI --dataset D --attack ${ATTACK_NAMES.join('|')}
@@ -60,50 +60,33 @@ export async function attackCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      model: { type: 'string' },
-      dataset: { type: 'string' },
-      split: { type: 'string', default: 'test' },
-      limit: { type: 'string' },
+      ...MODEL_DATA_OPTIONS,
       attack: { type: 'string' },
       eps: { type: 'string' },
       steps: { type: 'string' },
       alpha: { type: 'string' },
       norm: { type: 'string' },
       guidance: { type: 'string' },
-      seed: { type: 'string' },
-      workers: { type: 'string' },
-      backend: { type: 'string' },
       out: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
     strict: true,
   });
-  if (!values.model) throw new CliError('--model is required (a folder holding model.json, e.g. file:///tmp/run/model)');
-  if (!values.dataset) throw new CliError('--dataset is required (mnist, fashion-mnist[:DIR], idx:DIR, cifar10:DIR, cifar100:DIR, tiny-imagenet:DIR)');
+  const args = parseModelDataArgs(values);
   if (!values.attack) throw new CliError(`--attack is required: one of ${ATTACK_NAMES.join(', ')}`);
   if (!isAttackName(values.attack)) throw new CliError(`--attack: unknown attack "${values.attack}"; expected one of ${ATTACK_NAMES.join(', ')}`);
-  if (values.split !== 'train' && values.split !== 'test') throw new CliError(`--split must be train or test; got "${values.split}"`);
   if (values.norm !== undefined && values.norm !== 'Linf' && values.norm !== 'L2') throw new CliError(`--norm must be Linf or L2; got "${values.norm}"`);
   if (values.attack === 'cag' && !values.guidance) throw new CliError('--guidance URI is required for --attack cag (the co-trained guidance model)');
-  const limit = positiveInt('--limit', values.limit) ?? 1000;
-  const eps = positive('--eps', values.eps) ?? protocolEps(values.dataset, values.attack);
+  const eps = positive('--eps', values.eps) ?? protocolEps(args.dataset, values.attack);
   const steps = positiveInt('--steps', values.steps);
   const alpha = positive('--alpha', values.alpha);
-  const seed = nonNegativeInt('--seed', values.seed) ?? 0;
-  const workers = positiveInt('--workers', values.workers) ?? defaultWorkerCount();
-  const backend = resolveBackendChoice(values.backend);
+  const { seed, workers } = args;
 
-  const engine = await initEngine(backend);
-  const model = await loadModelFromUri(values.model);
+  const { engine, model, data } = await loadModelAndData(args);
   const guidance = values.guidance ? await loadModelFromUri(values.guidance) : undefined;
-  const data = await loadDataset(values.dataset, { split: values.split, limit });
-  const inputShape = model.inputs[0].shape.slice(1);
-  if (inputShape.join('x') !== data.shape.join('x')) {
-    throw new CliError(`--model takes ${inputShape.join('×')} inputs but --dataset ${values.dataset} has ${data.shape.join('×')} images`);
-  }
   const info = getModelInfo(model);
   progress(
-    `attack: ${values.attack} ε=${eps} on ${info?.arch ?? 'model'} from ${values.model}, ${data.size} ${values.split} images of ${data.name}, ` +
+    `attack: ${values.attack} ε=${eps} on ${info?.arch ?? 'model'} from ${args.modelUri}, ${data.size} ${args.split} images of ${data.name}, ` +
       `${engine.backend} (${engine.device})${workers > 1 && data.size > 1 ? `, ${workers} workers` : ''}`,
   );
 

@@ -1,11 +1,10 @@
 import { parseArgs } from 'node:util';
-import { createWorkerPool, defaultWorkerCount, initEngine, resolveBackendChoice, type WorkerPool } from '../../libs/engine/index.js';
-import { loadDataset } from '../../libs/data/index.js';
-import { loadModelFromUri } from '../../libs/models/index.js';
+import { createWorkerPool, type WorkerPool } from '../../libs/engine/index.js';
 import { openStore } from '../../libs/storage/index.js';
 import { evaluateRobustness, isSuiteName, protocolEps, SUITE_NAMES, writeReport, writeReportHtml, type RobustnessReport, type SuiteName } from '../../libs/evaluation/index.js';
 import { CliError } from '../cli-error.js';
-import { nonNegativeInt, positive, positiveInt } from '../flags.js';
+import { loadModelAndData, MODEL_DATA_OPTIONS, parseModelDataArgs } from '../model-data.js';
+import { positive } from '../flags.js';
 import { printJson, printLine, progress, table } from '../output.js';
 
 export const evalHelp = `harden eval --model URI --dataset D [--split test] [--limit N] [--suite quick|standard]
@@ -25,45 +24,33 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      model: { type: 'string' },
-      dataset: { type: 'string' },
-      split: { type: 'string', default: 'test' },
-      limit: { type: 'string' },
+      ...MODEL_DATA_OPTIONS,
       suite: { type: 'string', default: 'quick' },
       eps: { type: 'string' },
-      seed: { type: 'string' },
-      workers: { type: 'string' },
-      backend: { type: 'string' },
       out: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
     strict: true,
   });
-  if (!values.model) throw new CliError('--model is required (a folder holding model.json, e.g. file:///tmp/run/model)');
-  if (!values.dataset) throw new CliError('--dataset is required (mnist, fashion-mnist[:DIR], idx:DIR, cifar10:DIR, cifar100:DIR, tiny-imagenet:DIR)');
+  const args = parseModelDataArgs(values);
   if (!isSuiteName(values.suite ?? '')) throw new CliError(`--suite must be one of ${SUITE_NAMES.join(', ')}; got "${values.suite}"`);
-  if (values.split !== 'train' && values.split !== 'test') throw new CliError(`--split must be train or test; got "${values.split}"`);
-  const limit = positiveInt('--limit', values.limit) ?? 1000;
-  const eps = positive('--eps', values.eps) ?? protocolEps(values.dataset);
+  const eps = positive('--eps', values.eps) ?? protocolEps(args.dataset);
   if (eps > 1) throw new CliError(`--eps must be at most 1 (inputs are in [0, 1]); got "${values.eps}"`);
-  const seed = nonNegativeInt('--seed', values.seed) ?? 0;
-  const workers = positiveInt('--workers', values.workers) ?? defaultWorkerCount();
+  const { seed, workers } = args;
   const out = values.out ? openStore(values.out) : undefined;
 
-  const engine = await initEngine(resolveBackendChoice(values.backend));
-  const model = await loadModelFromUri(values.model);
-  const data = await loadDataset(values.dataset, { split: values.split, limit });
+  const { engine, model, data } = await loadModelAndData(args);
   const parallel = workers > 1 && engine.backend !== 'webgpu' && data.size > 1;
-  progress(`eval: ${values.suite} suite at ε=${eps} on ${data.size} ${values.split} images of ${data.name}, ${engine.backend} (${engine.device})${parallel ? `, ${workers} workers` : ''}`);
+  progress(`eval: ${values.suite} suite at ε=${eps} on ${data.size} ${args.split} images of ${data.name}, ${engine.backend} (${engine.device})${parallel ? `, ${workers} workers` : ''}`);
   let pool: WorkerPool | undefined;
   let report: RobustnessReport;
   try {
     pool = parallel ? createWorkerPool({ size: workers, backend: engine.backend }) : undefined;
     report = await evaluateRobustness({
       model,
-      modelUri: values.model,
+      modelUri: args.modelUri,
       data,
-      datasetSpec: values.dataset,
+      datasetSpec: args.dataset,
       suite: values.suite as SuiteName,
       eps,
       seed,
