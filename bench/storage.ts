@@ -49,9 +49,6 @@ async function* generated(total: number): AsyncGenerator<Uint8Array> {
   }
 }
 
-function gc(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
 
 /**
  * Runs `fn` while sampling memory every 5 ms. @returns the peak growth over the values before, in

@@ -2,21 +2,15 @@
  * Worker-thread side of `runAttackParallel` (a task module for `WorkerPool`): loads models from
  * bytes once per worker, then attacks shards of a batch. Inputs and outputs are plain typed arrays.
  */
-import { tf, tfl } from '../engine/index.js';
-import { modelFromBytes, type ModelBytes } from '../models/index.js';
+import { tf } from '../engine/index.js';
+import type { ModelBytes } from '../models/index.js';
 import type { CheckWarning } from './checks.js';
-import { logitsValues, fromLayersModel } from './model.js';
+import { logitsValues } from './model.js';
 import { createAttack } from './registry.js';
+import { loadThreadModels, threadModels, unloadThreadModels } from './thread-models.js';
 import { argMaxRows } from './run-by-name.js';
-import type { AttackModel, Norm, StageResult } from './types.js';
+import type { Norm, StageResult } from './types.js';
 
-interface Loaded {
-  layers: tfl.LayersModel[];
-  target: AttackModel;
-  guidance: AttackModel | undefined;
-}
-
-const loaded = new Map<string, Loaded>();
 
 export interface LoadPayload {
   key: string;
@@ -26,22 +20,12 @@ export interface LoadPayload {
 }
 
 export async function loadModels(payload: LoadPayload): Promise<string> {
-  const target = await modelFromBytes(payload.target);
-  const guidance = payload.guidance ? await modelFromBytes(payload.guidance) : undefined;
-  loaded.set(payload.key, {
-    layers: guidance ? [target, guidance] : [target],
-    target: fromLayersModel(target, { bounds: payload.bounds }),
-    guidance: guidance && fromLayersModel(guidance, { bounds: payload.bounds }),
-  });
+  await loadThreadModels(payload.key, payload.target, payload.guidance, { bounds: payload.bounds });
   return tf.getBackend();
 }
 
 export function unloadModels(payload: { key: string }): boolean {
-  const entry = loaded.get(payload.key);
-  if (!entry) return false;
-  for (const m of entry.layers) m.dispose();
-  loaded.delete(payload.key);
-  return true;
+  return unloadThreadModels(payload.key);
 }
 
 export interface ShardPayload {
@@ -82,7 +66,7 @@ function sharedSignal(buffer: SharedArrayBuffer): AbortSignal {
 }
 
 export async function attackShard(p: ShardPayload): Promise<ShardResult> {
-  const entry = loaded.get(p.key);
+  const entry = threadModels(p.key);
   if (!entry) throw new Error(`no models loaded under key ${p.key}`);
   const options = entry.guidance ? { ...p.attackOptions, guidance: entry.guidance } : p.attackOptions;
   const attack = createAttack(p.name, options);

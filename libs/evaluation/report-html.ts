@@ -10,7 +10,7 @@
 import type { ArtifactStore } from '../storage/index.js';
 import { barChart, lineChart, PALETTE, type LineSeries } from './charts.js';
 import { escapeHtml } from './report-html-escape.js';
-import { formatMetric, metricAttrs, metricSpan } from './report-html-format.js';
+import { metricAttrs, metricSpan } from './report-html-format.js';
 import { decodeImage, imageDataUri, maxAbsDifference, perturbationDataUri } from './report-html-images.js';
 import type { AttackRow, RobustnessReport } from './report.js';
 

@@ -5,17 +5,10 @@
  * error's class name and code survive the thread boundary (the pool keeps only messages).
  * Results are flat objects of typed arrays, which the pool moves to the caller without a copy.
  */
-import { tf, type tfl } from '../../libs/engine/index.js';
-import { modelFromBytes, type ModelBytes } from '../../libs/models/index.js';
-import { createAttack, fromLayersModel, logitsValues, perturbationNorms, type AttackModel, type Norm } from '../../libs/attacks/index.js';
+import { tf } from '../../libs/engine/index.js';
+import type { ModelBytes } from '../../libs/models/index.js';
+import { createAttack, loadThreadModels, logitsValues, perturbationNorms, threadModels, unloadThreadModels, type Norm } from '../../libs/attacks/index.js';
 
-interface Loaded {
-  layers: tfl.LayersModel[];
-  target: AttackModel;
-  guidance: AttackModel | undefined;
-}
-
-const loaded = new Map<string, Loaded>();
 
 export interface TaskError {
   name: string;
@@ -44,13 +37,7 @@ export type LoadOutcome = { ok: true; inputShape: number[]; numClasses: number }
 
 export async function loadModels(p: LoadPayload): Promise<LoadOutcome> {
   try {
-    let entry = loaded.get(p.key);
-    if (!entry) {
-      const target = await modelFromBytes(p.target);
-      const guidance = p.guidance ? await modelFromBytes(p.guidance) : undefined;
-      entry = { layers: guidance ? [target, guidance] : [target], target: fromLayersModel(target), guidance: guidance && fromLayersModel(guidance) };
-      loaded.set(p.key, entry);
-    }
+    const entry = await loadThreadModels(p.key, p.target, p.guidance);
     const model = entry.layers[0];
     return { ok: true, inputShape: model.inputs[0].shape.slice(1) as number[], numClasses: entry.target.numClasses };
   } catch (error) {
@@ -59,11 +46,7 @@ export async function loadModels(p: LoadPayload): Promise<LoadOutcome> {
 }
 
 export function unloadModels(p: { key: string }): boolean {
-  const entry = loaded.get(p.key);
-  if (!entry) return false;
-  for (const m of entry.layers) m.dispose();
-  loaded.delete(p.key);
-  return true;
+  return unloadThreadModels(p.key);
 }
 
 export interface BatchPayload {
@@ -123,7 +106,7 @@ function argMaxRows(logits: Float32Array, numClasses: number): Int32Array {
 }
 
 export async function attackBatch(p: BatchPayload): Promise<BatchOutcome> {
-  const entry = loaded.get(p.key);
+  const entry = threadModels(p.key);
   if (!entry) return { ok: false, error: { name: 'Error', message: `no models loaded under key ${p.key}` } };
   const started = performance.now();
   let x: tf.Tensor4D | undefined;
