@@ -33,7 +33,8 @@ export const trainHelp = `harden train --method ${METHOD_NAMES.join('|')} --arch
   KL methods); guidance resnet18 for ≥ 32×32 images, small-cnn below; held-out check after each epoch:
   clean + PGD-20 accuracy on --eval-size (500) test images. --resume continues from
   URI/checkpoints/latest.json. --low-memory back-propagates one forward pass at a time (same updates,
-  ≈ 2.7× less peak memory in the loss step, somewhat slower). A collapsed run (one predicted class, or chance accuracy) is flagged
+  less peak memory in the loss step, somewhat slower): PreActResNet-18 D2R at batch 128 on wasm needs
+  it. A collapsed run (one predicted class, or chance accuracy) is flagged
   (exit 1 with --fail-on-collapse). Archs: ${ARCH_NAMES.join(', ')}.`;
 
 /** Which flag each library option comes from, for error messages. */
