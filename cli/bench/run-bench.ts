@@ -158,7 +158,8 @@ export interface BenchResults {
 /**
  * PGD-20 and D2R-step cases. --quick: small-cnn on MNIST-sized inputs only. The full run adds
  * PreActResNet-18 (+ ResNet-18 guidance) at 32×32: PGD-20 at batch 32, a D2R step at batch 32 in
- * the trainer's low-memory mode (at batch 128 a wasm engine runs out of its 4 GiB address space).
+ * the default (tape) gradients, 1.8 GiB of wasm heap; batch 128 needs `--low-memory`
+ * (`bench/d2r-memory.ts`).
  */
 function algorithmCases(quick: boolean, backend: BackendName) {
   const mnist = { arch: 'small-cnn' as const, inputShape: [28, 28, 1] as [number, number, number] };
@@ -173,7 +174,7 @@ function algorithmCases(quick: boolean, backend: BackendName) {
     ],
     d2r: [
       { target: mnist, guidance: 'small-cnn' as const, batch: 128, steps: 2, gradients: 'tape' as const },
-      { target: cifar, guidance: 'resnet18' as const, batch: 32, steps: 1, gradients: 'recompute' as const },
+      { target: cifar, guidance: 'resnet18' as const, batch: 32, steps: 1, gradients: 'tape' as const },
     ],
   };
 }
