@@ -127,6 +127,9 @@ function libraryError(error: unknown): never {
   if (TrainingError.is(error, 'aborted')) {
     throw new CliError(`${error.message}; run the same command with --resume to continue`, 130, { cause: error });
   }
+  if (TrainingError.is(error, 'out-of-memory')) {
+    throw new CliError(`${error.message} (checkpoints of finished epochs are kept: add --resume)`, 1, { cause: error });
+  }
   throw error;
 }
 

@@ -72,6 +72,7 @@ const TABLE: Readonly<Record<string, Readonly<Record<string, Mapping>>>> = {
   },
   TrainingError: {
     'invalid-argument': shown(Code.InvalidArgument),
+    'out-of-memory': shown(Code.ResourceExhausted),
     aborted: { code: Code.Canceled, showMessage: false, message: 'training was stopped' },
     '*': INTERNAL,
   },

@@ -10,7 +10,7 @@
  *   match the models).
  * - `io`: the artifact store failed; `cause` has the original error.
  */
-export type TrainingErrorCode = 'invalid-argument' | 'aborted' | 'not-found' | 'corrupt' | 'io';
+export type TrainingErrorCode = 'invalid-argument' | 'aborted' | 'not-found' | 'corrupt' | 'io' | 'out-of-memory';
 
 /** A typed training failure: `code` is stable, `field` names the bad option, `cause` keeps the original. */
 export class TrainingError extends Error {
@@ -32,4 +32,10 @@ export class TrainingError extends Error {
 /** An `invalid-argument` error whose message starts with the field's name. */
 export function invalidArgument(field: string, message: string): TrainingError {
   return new TrainingError('invalid-argument', `${field}: ${message}`, { field });
+}
+
+/** True for the ways a wasm engine reports running out of its (32-bit, 4 GiB) memory. */
+export function isWasmOutOfMemory(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /memory access out of bounds|Maximum memory size exceeded|Cannot enlarge memory|Aborted\(OOM\)|out of memory/i.test(message);
 }

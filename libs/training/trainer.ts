@@ -23,7 +23,7 @@ import {
   CHECKPOINT_VERSION,
 } from './checkpoint.js';
 import { describeConfig, resolveTrainConfig, type TrainConfig, type TrainOptions } from './config.js';
-import { TrainingError } from './errors.js';
+import { isWasmOutOfMemory, TrainingError } from './errors.js';
 import { detectCollapse, evaluateHeldOut, type Collapse } from './evaluate.js';
 import type { TrainingEvent } from './events.js';
 import type { MethodModels, MethodName } from './method.js';
@@ -163,6 +163,16 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
               ...(c.signal ? { signal: c.signal } : {}),
             }),
           ));
+        } catch (error) {
+          if (tf.getBackend() === 'wasm' && isWasmOutOfMemory(error)) {
+            throw new TrainingError(
+              'out-of-memory',
+              `a ${c.method.name} step at batch ${c.batchSize} ran out of the wasm engine's 4 GiB of memory` +
+                (c.gradients === 'tape' ? '; train with --low-memory (one forward pass at a time, same updates) or a smaller --batch' : '; train with a smaller --batch'),
+              { cause: error, field: 'batch_size' },
+            );
+          }
+          throw error;
         } finally {
           x.dispose();
           y.dispose();
