@@ -22,6 +22,7 @@ export {
 } from './types.js';
 export { fromLayersModel, fromLogitsFunction, logitsValues, type ModelWrapperOptions } from './model.js';
 export { loadThreadModels, threadModels, unloadThreadModels, type ThreadModels } from './thread-models.js';
+export { argMaxRows } from './run-by-name.js';
 export { evaluateCriterion, misclassification, targetedMisclassification } from './criteria.js';
 export { CHECK_IDS, CHECKS_DOC, type CheckId, type CheckWarning } from './checks.js';
 export { defineAttack, attackRows, type AttackSteps, type StepContext } from './attack.js';

@@ -7,7 +7,7 @@
  */
 import { tf } from '../../libs/engine/index.js';
 import type { ModelBytes } from '../../libs/models/index.js';
-import { createAttack, loadThreadModels, logitsValues, perturbationNorms, threadModels, unloadThreadModels, type Norm } from '../../libs/attacks/index.js';
+import { argMaxRows, createAttack, loadThreadModels, logitsValues, perturbationNorms, threadModels, unloadThreadModels, type Norm } from '../../libs/attacks/index.js';
 
 
 export interface TaskError {
@@ -94,16 +94,6 @@ function sharedSignal(buffer: SharedArrayBuffer): AbortSignal {
   } as unknown as AbortSignal;
 }
 
-function argMaxRows(logits: Float32Array, numClasses: number): Int32Array {
-  const n = logits.length / numClasses;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < numClasses; c++) if (logits[i * numClasses + c] > logits[i * numClasses + best]) best = c;
-    out[i] = best;
-  }
-  return out;
-}
 
 export async function attackBatch(p: BatchPayload): Promise<BatchOutcome> {
   const entry = threadModels(p.key);
