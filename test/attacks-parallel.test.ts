@@ -66,6 +66,20 @@ describe('runAttackParallel', () => {
     serial.adversarial.dispose();
   });
 
+  it('attacks a slice with its global indexOffset as it is attacked inside the whole batch', async () => {
+    const whole = await runAttackByName('pgd', target, x, labels, { eps: 0.08, seed: 3, steps: 5, randomStart: true });
+    const slice = tf.slice(x, [9, 0, 0, 0], [7, ...SHAPE]);
+    const part = await runAttackParallel(pool, { target: bytes.target }, slice, labels.slice(9, 16), 'pgd', { eps: 0.08, seed: 3, steps: 5, randomStart: true, indexOffset: 9, shardSize: 4 });
+    assert.deepEqual(part.success, whole.success.slice(9, 16));
+    const a = part.adversarial.dataSync() as Float32Array;
+    const b = (whole.adversarial.dataSync() as Float32Array).subarray(9 * 64, 16 * 64);
+    for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-5, `value ${i}`);
+    // Without the offset the random starts differ.
+    const unkeyed = await runAttackParallel(pool, { target: bytes.target }, slice, labels.slice(9, 16), 'pgd', { eps: 0.08, seed: 3, steps: 5, randomStart: true, shardSize: 4 });
+    assert.notDeepEqual(unkeyed.adversarial.dataSync(), part.adversarial.dataSync());
+    for (const t of [slice, part.adversarial, unkeyed.adversarial, whole.adversarial]) t.dispose();
+  });
+
   it('validates options on the calling thread and honours abort', async () => {
     await assert.rejects(runAttackParallel(pool, bytes, x, labels, 'pgd', { steps: -1 }), (e: unknown) => AttackError.is(e, 'invalid-argument'));
     await assert.rejects(runAttackParallel(pool, { target: bytes.target }, x, labels, 'cag', {}), (e: unknown) => AttackError.is(e, 'invalid-argument'));

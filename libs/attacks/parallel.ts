@@ -12,7 +12,7 @@ import { checkBlackBoxStronger, type CheckWarning } from './checks.js';
 import { AttackError, throwIfAborted } from './errors.js';
 import { fromLogitsFunction } from './model.js';
 import { perturbationNorms } from './norms.js';
-import { positiveInt } from './options.js';
+import { nonNegativeInt, positiveInt } from './options.js';
 import type { LoadPayload, ShardPayload, ShardResult } from './parallel-task.js';
 import { createAttack } from './registry.js';
 import { oneEps, splitOptions, type AttackReport } from './run-by-name.js';
@@ -41,6 +41,11 @@ export interface ParallelOptions {
   shardSize?: number;
   /** Samples per chunk inside a worker. @default 256 */
   batchSize?: number;
+  /**
+   * Global index of `x`'s first sample (random draws are keyed by it): a slice of a larger set
+   * attacked with its offset gets the same draws as inside the whole set. @default 0
+   */
+  indexOffset?: number;
   /** Attack options (steps, alpha, …); plain data only. */
   [attackOption: string]: unknown;
 }
@@ -73,13 +78,14 @@ export async function runAttackParallel(
 ): Promise<AttackReport> {
   const { shardSize: rawShard, ...rest } = options;
   const { run, attack } = splitOptions(rest);
-  for (const key of ['onStep', 'criterion', 'indexOffset'] as const) {
+  for (const key of ['onStep', 'criterion'] as const) {
     if (run[key] !== undefined) throw new AttackError('invalid-argument', `runAttackParallel does not take ${key}`, { field: key });
   }
   if ('guidance' in attack) {
     throw new AttackError('invalid-argument', 'pass the guidance model as models.guidance (bytes), not as an option', { field: 'guidance' });
   }
   const eps = oneEps(name, run.eps);
+  const baseOffset = nonNegativeInt(name, 'indexOffset', run.indexOffset, 0);
   // Validate everything here, before any worker starts.
   const probe = createAttack(name, models.guidance ? { ...attack, guidance: PLACEHOLDER } : attack);
   const [n, h, w, c] = x.shape;
@@ -110,7 +116,7 @@ export async function runAttackParallel(
         norm: run.norm as Norm | undefined,
         seed: run.seed as number | undefined,
         batchSize: run.batchSize as number | undefined,
-        indexOffset: start,
+        indexOffset: baseOffset + start,
         shape: [size, h, w, c],
         x: values.slice(start * d, (start + size) * d),
         labels: labels.slice(start, start + size),

@@ -1,4 +1,5 @@
-export type EvaluationErrorCode = 'invalid-argument' | 'not-found' | 'bad-report';
+/** `bad-shard`: evaluation shards that cannot be merged (missing, repeated, or of another model or setting). */
+export type EvaluationErrorCode = 'invalid-argument' | 'not-found' | 'bad-report' | 'bad-shard';
 
 /** A typed evaluation failure; `field` names the offending input where there is one. */
 export class EvaluationError extends Error {

@@ -4,6 +4,10 @@
  *
  * Attacks run data parallel over a worker pool when one is given (one engine per thread), else in
  * this thread. Evaluation never changes the model: attacks run it in inference mode.
+ *
+ * `evaluateShard` evaluates one slice of the data set (a pod of a sharded evaluation) and keeps
+ * per-sample results; `assembleReport` (shard.ts) merges slices into the report.
+ * `evaluateRobustness` is the one-slice case of both.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -12,7 +16,8 @@ import type { Dataset } from '../data/index.js';
 import { getModelInfo, modelToBytes, type ModelBytes } from '../models/index.js';
 import { fromLayersModel, runAttackByName, runAttackParallel, type AttackReport } from '../attacks/index.js';
 import { EvaluationError } from './errors.js';
-import { REPORT_VERSION, type AttackRow, type ClassRow, type EpsSweepRow, type ExampleRow, type RobustnessReport } from './report.js';
+import type { ExampleRow, RobustnessReport } from './report.js';
+import { assembleReport, SHARD_KIND, SHARD_VERSION, shardRange, sum, type EvaluationShard, type ShardRow, type ShardSweepRow } from './shard.js';
 import { isSuiteName, protocolEps, suiteAttacks, type SuiteName } from './suites.js';
 
 export interface EvaluateOptions {
@@ -44,6 +49,11 @@ export interface EvaluateOptions {
   examples?: number;
   /** Report id. @default a random UUID */
   id?: string;
+  /**
+   * Evaluates only slice `index` of `count` of `data` (see `shardRange`); random draws stay keyed by
+   * the global sample index. Only for `evaluateShard`. @default the whole set
+   */
+  shard?: { index: number; count: number };
   signal?: AbortSignal;
   /**
    * Called when a phase starts and ends (attack rows, then the sweep's runs, named e.g.
@@ -98,7 +108,19 @@ function sweepFractions(value: readonly number[] | undefined): number[] {
   return [...new Set(fractions)].sort((a, b) => a - b);
 }
 
+/** Evaluates `options.data` (all of it) and returns its report. */
 export async function evaluateRobustness(options: EvaluateOptions): Promise<RobustnessReport> {
+  if (options.shard) throw new EvaluationError('invalid-argument', 'evaluateRobustness evaluates the whole set; use evaluateShard for a slice', { field: 'shard' });
+  const started = performance.now();
+  const shard = await evaluateShard(options);
+  return assembleReport([shard], { seconds: (performance.now() - started) / 1000 });
+}
+
+/**
+ * Evaluates slice `options.shard` of `options.data` (default: all of it) and returns the slice's
+ * per-sample results, for `assembleReport`. Validates everything before any attack runs.
+ */
+export async function evaluateShard(options: EvaluateOptions): Promise<EvaluationShard> {
   const started = performance.now();
   const suite = options.suite ?? 'quick';
   if (!isSuiteName(suite)) throw new EvaluationError('invalid-argument', `unknown suite "${suite}"; expected quick or standard`, { field: 'suite' });
@@ -119,29 +141,34 @@ export async function evaluateRobustness(options: EvaluateOptions): Promise<Robu
   if (data.numClasses > numClasses) {
     throw new EvaluationError('invalid-argument', `the model has ${numClasses} classes but the data set has ${data.numClasses}`, { field: 'dataset' });
   }
+  const range = shardRange(data.size, options.shard?.count ?? 1, options.shard?.index ?? 0);
+  const { start, end } = range;
 
   const bytes = await modelToBytes(model);
   const sha256 = modelSha256(bytes);
-  const n = data.size;
-  const x = tf.tensor4d(data.images, [n, ...data.shape] as [number, number, number, number]);
-  const rows: AttackRow[] = [];
+  const n = end - start;
+  const size = data.shape[0] * data.shape[1] * data.shape[2];
+  const images = data.images.subarray(start * size, end * size);
+  const labels = data.labels.subarray(start, end);
+  const x = tf.tensor4d(images, [n, ...data.shape] as [number, number, number, number]);
+  const rows: ShardRow[] = [];
   const reports: AttackReport[] = [];
   const warnings = new Map<string, { id: string; message: string }>();
   try {
     const cleanPred = tf.tidy(() => tf.argMax(model.predict(x, { batchSize: 256 }) as tf.Tensor2D, 1).dataSync() as Int32Array);
-    const cleanCorrect = cleanPred.map((p, i) => (p === data.labels[i] ? 1 : 0));
-    const cleanAccuracy = cleanCorrect.reduce((a, b) => a + b, 0) / n;
-    options.onProgress?.({ type: 'clean', n, cleanAccuracy });
+    const cleanCorrect = cleanPred.map((p, i) => (p === labels[i] ? 1 : 0));
+    options.onProgress?.({ type: 'clean', n, cleanAccuracy: sum(cleanCorrect) / n });
 
     const attacks = suiteAttacks(suite);
     const swept = attacks.filter((a) => SWEPT_ROWS.includes(a.label));
     const total = attacks.length + swept.length * fractions.length;
     const target = options.pool ? undefined : fromLayersModel(model);
     const run = (attack: string, attackOptions: Readonly<Record<string, unknown>>, atEps: number): Promise<AttackReport> => {
-      const runOptions = { ...attackOptions, eps: atEps, norm, seed, ...(options.signal ? { signal: options.signal } : {}) };
+      // Draws are keyed by the global sample index: a slice gets the draws it gets in the whole set.
+      const runOptions = { ...attackOptions, eps: atEps, norm, seed, indexOffset: start, ...(options.signal ? { signal: options.signal } : {}) };
       return options.pool
-        ? runAttackParallel(options.pool, { target: bytes }, x, data.labels, attack, runOptions)
-        : runAttackByName(attack, target!, x, data.labels, runOptions);
+        ? runAttackParallel(options.pool, { target: bytes }, x, labels, attack, runOptions)
+        : runAttackByName(attack, target!, x, labels, runOptions);
     };
     for (const [index, a] of attacks.entries()) {
       options.signal?.throwIfAborted();
@@ -154,20 +181,21 @@ export async function evaluateRobustness(options: EvaluateOptions): Promise<Robu
         attack: a.attack,
         eps,
         norm,
-        robust_accuracy: round(report.robustAccuracy),
-        stages: report.stages.map((s) => ({ name: s.name, robust_accuracy: round(s.robustAccuracy) })),
+        settings: { ...a.options },
+        stages: report.stages.map((s) => ({ name: s.name, robust: s.robust, n: s.n })),
         max_perturbation: report.maxPerturbation,
         seconds: round(report.seconds),
-        settings: { ...a.options },
+        success: Array.from(report.success),
+        predictions: Array.from(report.predictions),
       });
       options.onProgress?.({ type: 'attack-done', name: a.label, robustAccuracy: report.robustAccuracy, seconds: report.seconds, index, total });
     }
 
-    // The ε sweep: the same attack and seed at smaller radii; the row itself is the point at ε.
-    const epsSweep: EpsSweepRow[] = [];
+    // The ε sweep: the same attack and seed at smaller radii (the row itself is the point at ε).
+    const epsSweep: ShardSweepRow[] = [];
     let index = attacks.length;
     for (const a of swept) {
-      const points: EpsSweepRow['points'] = [];
+      const points: ShardSweepRow['points'] = [];
       for (const f of fractions) {
         options.signal?.throwIfAborted();
         const atEps = round(eps * f);
@@ -176,70 +204,50 @@ export async function evaluateRobustness(options: EvaluateOptions): Promise<Robu
         const report = await run(a.attack, a.options, atEps);
         report.adversarial.dispose();
         for (const w of report.warnings) warnings.set(w.id, { id: w.id, message: w.message });
-        points.push({ eps: atEps, robust_accuracy: round(report.robustAccuracy) });
+        points.push({ eps: atEps, robust: n - sum(report.success), n });
         options.onProgress?.({ type: 'attack-done', name, robustAccuracy: report.robustAccuracy, seconds: report.seconds, index, total });
         index++;
       }
-      const row = rows.find((r) => r.name === a.label)!;
-      points.push({ eps, robust_accuracy: row.robust_accuracy });
       epsSweep.push({ name: a.label, attack: a.attack, norm, points });
     }
 
-    // A sample is robust when it is classified correctly and no attack succeeded on it.
-    const robust = Uint8Array.from(cleanCorrect, (c, i) => (c && reports.every((r) => r.success[i] === 0) ? 1 : 0));
-    const robustAccuracy = robust.reduce((a, b) => a + b, 0) / n;
-
-    const perClass: ClassRow[] = [];
-    for (let c = 0; c < data.numClasses; c++) {
-      let count = 0;
-      let clean = 0;
-      let rob = 0;
-      for (let i = 0; i < n; i++) {
-        if (data.labels[i] !== c) continue;
-        count++;
-        clean += cleanCorrect[i];
-        rob += robust[i];
-      }
-      perClass.push({ class: c, name: data.classNames[c] ?? String(c), n: count, clean_accuracy: count ? round(clean / count) : 0, robust_accuracy: count ? round(rob / count) : 0 });
-    }
-
+    // Examples for people to look at: the set's first few samples that fall in this slice.
     const examples: ExampleRow[] = [];
-    const size = data.shape[0] * data.shape[1] * data.shape[2];
-    const wanted = Math.min(options.examples ?? 8, n);
-    if (wanted > 0 && reports.length > 0) {
+    const wanted = Math.min(options.examples ?? 8, data.size);
+    if (start < wanted && reports.length > 0) {
       const advValues = await Promise.all(reports.map((r) => r.adversarial.data() as Promise<Float32Array>));
-      for (let i = 0; i < wanted; i++) {
+      for (let i = 0; i < Math.min(wanted, end) - start; i++) {
         // Show the first attack that fooled the model on this sample, else the last one run.
         let k = reports.findIndex((r) => r.success[i] === 1);
         if (k < 0) k = reports.length - 1;
         examples.push({
-          index: i,
-          label: data.labels[i],
+          index: start + i,
+          label: labels[i],
           clean_prediction: cleanPred[i],
           adversarial_prediction: reports[k].predictions[i],
           attack: rows[k].name,
           shape: [...data.shape] as [number, number, number],
-          clean_image: toBase64Image(data.images, i * size, size),
+          clean_image: toBase64Image(images, i * size, size),
           adversarial_image: toBase64Image(advValues[k], i * size, size),
         });
       }
     }
     const engine = currentEngine();
     return {
-      version: REPORT_VERSION,
+      kind: SHARD_KIND,
+      version: SHARD_VERSION,
       id: options.id ?? randomUUID(),
-      created_at: new Date().toISOString(),
+      shard: range,
       model: { uri: options.modelUri, sha256, arch: getModelInfo(model)?.arch ?? null, input_shape: inputShape, num_classes: numClasses },
-      dataset: { spec: options.datasetSpec, name: data.name, split: data.split, n, class_names: [...data.classNames] },
+      dataset: { spec: options.datasetSpec, name: data.name, split: data.split, n: data.size, class_names: [...data.classNames] },
       suite,
       eps,
       norm,
       seed,
-      clean_accuracy: round(cleanAccuracy),
-      robust_accuracy: round(robustAccuracy),
+      labels: Array.from(labels),
+      clean_predictions: Array.from(cleanPred),
       attacks: rows,
       ...(fractions.length > 0 ? { eps_sweep: epsSweep } : {}),
-      per_class: perClass,
       examples,
       warnings: [...warnings.values()],
       environment: {

@@ -88,6 +88,7 @@ export interface RobustnessReport {
   warnings: Array<{ id: string; message: string }>;
   /** For Harden jobs: the training curves. */
   training?: { job_id?: string; method?: string; history: TrainingCurvePoint[] };
-  environment: { backend: string; device: string; workers: number; harden: string; tfjs: string; node: string };
+  /** `workers`: attack threads, over all shards; `shards`: processes the evaluation was split over (absent for one). */
+  environment: { backend: string; device: string; workers: number; harden: string; tfjs: string; node: string; shards?: number };
   seconds: number;
 }

@@ -84,6 +84,7 @@ const TABLE: Readonly<Record<string, Readonly<Record<string, Mapping>>>> = {
   EvaluationError: {
     'invalid-argument': shown(Code.InvalidArgument),
     'not-found': shown(Code.NotFound),
+    'bad-shard': shown(Code.FailedPrecondition),
     '*': INTERNAL,
   },
   ModelError: {
