@@ -16,7 +16,7 @@ import { AdversarialService } from '../libs/rpc/gen/robustness/v1/adversarial_pb
 import { EvaluationService } from '../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { HardeningService } from '../libs/rpc/gen/robustness/v1/hardening_pb.js';
 import type { KubernetesApi, PodObject } from '../libs/jobs/k8s-api.js';
-import { K8S_ENV, kubernetesRunnerOptionsFromEnv } from '../libs/jobs/k8s-config.js';
+import { evalShardsFromEnv, K8S_ENV, kubernetesRunnerOptionsFromEnv } from '../libs/jobs/k8s-config.js';
 import { createKubernetesRunner } from '../libs/jobs/k8s-runner.js';
 import { TELEMETRY_ENV } from '../libs/telemetry/index.js';
 import { hasKubectl, kustomize, type K8sObject } from './helpers/kustomize.js';
@@ -248,6 +248,29 @@ describe('deploy/k8s manifests', { skip }, () => {
     const help = spawnSync(process.execPath, [CLI, 'worker', '--help'], { encoding: 'utf8' });
     assert.equal(help.status, 0, help.stderr);
     for (const flag of args.filter((a) => a.startsWith('--'))) assert.ok(help.stdout.includes(flag), `harden worker --help lists ${flag}`);
+
+    // Evaluation shards: the evaluation pod's runner makes a valid Indexed Job on CPU nodes.
+    const shards = Number(config.data[K8S_ENV.EVAL_SHARDS]);
+    assert.ok(shards > 1, 'the scale-out component shards evaluations');
+    assert.equal(evalShardsFromEnv(config.data), shards);
+    const evaluation = byKind<Deployment>(objects, 'Deployment').find((d) => d.metadata.name === 'harden-evaluation')!;
+    assert.equal(evaluation.spec.template.spec.serviceAccountName, 'harden-evaluation');
+    const binding = byKind<K8sObject & { subjects: Array<{ name: string }>; roleRef: { name: string } }>(objects, 'RoleBinding')[0];
+    assert.deepEqual(binding.subjects.map((x) => x.name).sort(), ['harden-evaluation', 'harden-training'], 'both runners may use the Role');
+    const evalPod: PodObject = { metadata: { name: 'harden-evaluation-0', namespace: 'harden' }, spec: evaluation.spec.template.spec as PodObject['spec'] };
+    const evalEnv: Record<string, string> = { ...config.data, POD_NAME: 'harden-evaluation-0', POD_NAMESPACE: 'harden' };
+    const evalOptions = await kubernetesRunnerOptionsFromEnv(evalEnv, { readPod: async () => evalPod } as unknown as KubernetesApi, 'evaluation');
+    const evalJob = createKubernetesRunner(evalOptions).manifest('7d1e', undefined, shards) as unknown as K8sObject & { spec: Record<string, unknown> & { template: { spec: PodSpec } } };
+    await validateAll([evalJob]);
+    assert.equal(evalJob.metadata.name, 'harden-eval-7d1e');
+    assert.equal(evalJob.spec.completionMode, 'Indexed');
+    assert.equal(evalJob.spec.completions, shards);
+    const shardWorker = evalJob.spec.template.spec.containers[0];
+    assert.equal(shardWorker.image, `harden:${VERSION}`, 'shards run the CPU image of the evaluation pod');
+    assert.equal(shardWorker.resources?.limits?.['nvidia.com/gpu'], undefined);
+    const shardArgs = shardWorker.args ?? [];
+    assert.equal(shardArgs[shardArgs.indexOf('--server') + 1], config.data[K8S_ENV.EVALUATION_URL]);
+    assert.equal(new URL(config.data[K8S_ENV.EVALUATION_URL]).hostname, 'harden-evaluation');
   });
 });
 

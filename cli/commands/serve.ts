@@ -20,8 +20,9 @@ export const serveHelp = `harden serve [--service all|training|adversarial|evalu
   SIGINT/SIGTERM shut down gracefully: running jobs stop after their current batch and resume
   from their latest checkpoint when the server starts again. --json prints {url, port, services,
   store_uri, db_path} once it listens. HARDEN_RUNNER=kubernetes trains each Harden job in its own
-  Kubernetes Job ("harden worker", HARDEN_K8S_* settings); OTEL_EXPORTER_OTLP_ENDPOINT turns on
-  OpenTelemetry traces and metrics.
+  Kubernetes Job ("harden worker", HARDEN_K8S_* settings), and with HARDEN_EVAL_SHARDS=N runs each
+  evaluation as an Indexed Job of N pods, one slice of the test set each, merged into one report;
+  OTEL_EXPORTER_OTLP_ENDPOINT turns on OpenTelemetry traces and metrics.
   Requests name models and data by location, read with the server's rights. On loopback any
   location goes; bound to another address (or given --allow-uri), requests may only name the
   store and the --allow-uri locations (repeatable; also $HARDEN_ALLOW_URIS, comma-separated:

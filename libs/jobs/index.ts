@@ -7,7 +7,7 @@
  * `runWorkerTask({ module, fn, payload, signal, onEvent })`, `createReportIndex({ path })`.
  */
 export { JobError, JobFailure, type JobErrorCode } from './errors.js';
-export { FINAL_STATES, isFinal, JOB_STATES, TRANSITIONS, type JobEvent, type JobProgress, type JobRecord, type JobState } from './types.js';
+export { FINAL_STATES, isFinal, JOB_STATES, TRANSITIONS, type JobEvent, type JobProgress, type JobRecord, type JobState, type WorkerKind } from './types.js';
 export {
   checkId,
   createJobStore,

@@ -79,6 +79,8 @@ export interface JobObject {
     completions?: number;
     parallelism?: number;
     completionMode?: 'NonIndexed' | 'Indexed';
+    backoffLimitPerIndex?: number;
+    maxFailedIndexes?: number;
     podFailurePolicy?: { rules: Array<Record<string, unknown>> };
     template: { metadata?: ObjectMeta; spec: PodSpec };
     [field: string]: unknown;
@@ -91,6 +93,9 @@ export interface JobObject {
     terminating?: number;
     startTime?: string;
     completionTime?: string;
+    /** Indexed Jobs: e.g. `0,2-3`. */
+    completedIndexes?: string;
+    failedIndexes?: string;
     conditions?: JobCondition[];
   };
 }

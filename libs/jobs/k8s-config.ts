@@ -14,7 +14,10 @@
  * | `HARDEN_K8S_ACTIVE_DEADLINE_SECONDS` | limit per Job | none |
  * | `HARDEN_K8S_TTL_SECONDS` | finished Jobs kept for | `86400` |
  * | `HARDEN_K8S_POLL_MS` | status poll interval | `2000` |
- * | `HARDEN_TRAINING_URL` | where workers report (`--server`) | `http://harden-training:50051` |
+ * | `HARDEN_TRAINING_URL` | where training workers report (`--server`) | `http://harden-training:50051` |
+ * | `HARDEN_EVAL_SHARDS` | evaluation service: run each evaluation as an Indexed Job of this many pods (each one slice of the test set); `0` evaluates in the service's own threads | `0` |
+ * | `HARDEN_EVALUATION_URL` | where evaluation shard workers report | `http://harden-evaluation:50051` |
+ * | `HARDEN_K8S_EVAL_WORKER_GPUS` | `nvidia.com/gpu` per evaluation shard worker | `0` |
  *
  * From its own pod the runner also copies to the workers: `envFrom` (the ConfigMap and Secret), the
  * plain `env` values, `nodeSelector`, `tolerations` and `imagePullSecrets`, so a GPU overlay that
@@ -37,6 +40,9 @@ export const K8S_ENV = {
   TTL_SECONDS: 'HARDEN_K8S_TTL_SECONDS',
   POLL_MS: 'HARDEN_K8S_POLL_MS',
   TRAINING_URL: 'HARDEN_TRAINING_URL',
+  EVAL_SHARDS: 'HARDEN_EVAL_SHARDS',
+  EVALUATION_URL: 'HARDEN_EVALUATION_URL',
+  EVAL_WORKER_GPUS: 'HARDEN_K8S_EVAL_WORKER_GPUS',
   /** Downward API: this pod's name and namespace. */
   POD_NAME: 'POD_NAME',
   POD_NAMESPACE: 'POD_NAMESPACE',
@@ -78,10 +84,26 @@ export function templateFromPod(pod: PodObject): Partial<WorkerTemplate> {
 }
 
 /**
+ * How many shards `HARDEN_EVAL_SHARDS` asks for (0: evaluate in-process). Sharding needs the
+ * Kubernetes runner: a count without `HARDEN_RUNNER=kubernetes` is a configuration error.
+ */
+export function evalShardsFromEnv(env: Env = process.env): number {
+  const shards = int(env, K8S_ENV.EVAL_SHARDS, 0, 0)!;
+  if (shards > 0 && runnerKindFromEnv(env) !== 'kubernetes') {
+    throw new KubernetesApiError(0, `${K8S_ENV.EVAL_SHARDS}=${shards} runs evaluations as Kubernetes Jobs: it needs ${K8S_ENV.RUNNER}=kubernetes`, { reason: 'Invalid' });
+  }
+  return shards;
+}
+
+/** Whose workers a runner starts: the training service's (one pod per job) or the evaluation service's (shards). */
+export type RunnerRole = 'training' | 'evaluation';
+
+/**
  * Runner options from the environment; `api` defaults to the in-cluster client (else a kubeconfig
  * through `@kubernetes/client-node`). Reads this pod (`POD_NAME`) to inherit image and placement.
+ * `role` picks where workers report, their GPUs, job kind and Job name prefix.
  */
-export async function kubernetesRunnerOptionsFromEnv(env: Env = process.env, api?: KubernetesApi): Promise<KubernetesRunnerOptions> {
+export async function kubernetesRunnerOptionsFromEnv(env: Env = process.env, api?: KubernetesApi, role: RunnerRole = 'training'): Promise<KubernetesRunnerOptions> {
   const client = api ?? (inCluster(env) ? inClusterKubernetesApi(env) : await loadClientNodeKubernetesApi());
   const ownNamespace = env[K8S_ENV.POD_NAMESPACE]?.trim() || inClusterNamespace();
   const namespace = env[K8S_ENV.NAMESPACE]?.trim() || ownNamespace || 'default';
@@ -90,12 +112,13 @@ export async function kubernetesRunnerOptionsFromEnv(env: Env = process.env, api
   const inherited = own ? templateFromPod(own) : {};
   const image = env[K8S_ENV.WORKER_IMAGE]?.trim() || inherited.image;
   if (!image) throw new KubernetesApiError(0, `set ${K8S_ENV.WORKER_IMAGE} (or ${K8S_ENV.POD_NAME} and ${K8S_ENV.POD_NAMESPACE}, so the worker image is read from this pod)`, { reason: 'Invalid' });
-  const trainingUrl = env[K8S_ENV.TRAINING_URL]?.trim() || 'http://harden-training:50051';
+  const evaluation = role === 'evaluation';
+  const serverUrl = evaluation ? env[K8S_ENV.EVALUATION_URL]?.trim() || 'http://harden-evaluation:50051' : env[K8S_ENV.TRAINING_URL]?.trim() || 'http://harden-training:50051';
   const template: WorkerTemplate = {
     ...inherited,
     image,
-    extraArgs: ['--server', trainingUrl],
-    gpus: int(env, K8S_ENV.WORKER_GPUS, 0, 0),
+    extraArgs: ['--server', serverUrl],
+    gpus: int(env, evaluation ? K8S_ENV.EVAL_WORKER_GPUS : K8S_ENV.WORKER_GPUS, 0, 0),
     resources: { requests: { cpu: env[K8S_ENV.WORKER_CPU]?.trim() || '1', memory: env[K8S_ENV.WORKER_MEMORY]?.trim() || '2Gi' } },
     ...(env[K8S_ENV.WORKER_SERVICE_ACCOUNT]?.trim() ? { serviceAccountName: env[K8S_ENV.WORKER_SERVICE_ACCOUNT]!.trim() } : {}),
   };
@@ -103,7 +126,9 @@ export async function kubernetesRunnerOptionsFromEnv(env: Env = process.env, api
     api: client,
     namespace,
     template,
+    kind: evaluation ? 'evaluate' : 'harden',
     settings: {
+      namePrefix: evaluation ? 'harden-eval-' : 'harden-job-',
       backoffLimit: int(env, K8S_ENV.BACKOFF_LIMIT, 3, 0),
       activeDeadlineSeconds: int(env, K8S_ENV.ACTIVE_DEADLINE_SECONDS, undefined, 1),
       ttlSecondsAfterFinished: int(env, K8S_ENV.TTL_SECONDS, 86_400, 0),

@@ -1,12 +1,18 @@
 /**
- * The batch/v1 Job that runs one harden job in its own pod: `harden worker --job <id>`.
+ * The batch/v1 Job that runs one harden job in its own pod: `harden worker --job <id>`; or, for a
+ * sharded job (an evaluation over slices of its test set), an Indexed Job of `shards` pods, each
+ * told its slice by Kubernetes (`JOB_COMPLETION_INDEX`).
  *
  * - Retries: a failed pod is replaced up to `backoffLimit` times (the worker resumes from the job's
  *   latest checkpoint). Exit code 2 (bad input: retrying cannot help) fails the Job at once, and pods
  *   evicted or preempted (`DisruptionTarget`) do not count against the limit (`podFailurePolicy`,
  *   which needs `restartPolicy: Never`).
- * - Names: `harden-job-<id>` when the id is DNS-safe, else a slug plus a hash, ≤ 63 characters; the
- *   exact id is in the `harden.io/job-id` annotation (ids may hold `:` and `.`, labels may not).
+ * - Indexed Jobs: each index (shard) is retried up to `backoffLimit` times on its own
+ *   (`backoffLimitPerIndex`, Kubernetes ≥ 1.29), and the Job fails as soon as one index has
+ *   failed for good (`maxFailedIndexes: 0`): a report needs every shard.
+ * - Names: `harden-job-<id>` (another prefix per kind, e.g. `harden-eval-`) when the id is DNS-safe,
+ *   else a slug plus a hash, ≤ 63 characters; the exact id is in the `harden.io/job-id` annotation
+ *   (ids may hold `:` and `.`, labels may not).
  * - The pod runs non-root with no privilege escalation, no service account token, and the image's
  *   entrypoint (which starts telemetry first).
  */
@@ -66,24 +72,39 @@ export interface WorkerJobSettings {
   activeDeadlineSeconds?: number;
   /** Finished Jobs are deleted after this many seconds. @default 86400 */
   ttlSecondsAfterFinished?: number;
+  /** Name prefix of the Jobs. @default 'harden-job-' */
+  namePrefix?: string;
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** The Kubernetes Job name for a harden job id: DNS-1123, ≤ 63 characters, stable per id. */
-export function workerJobName(jobId: string): string {
-  const prefix = 'harden-job-';
+export function workerJobName(jobId: string, prefix = 'harden-job-'): string {
   if (DNS_LABEL.test(jobId) && prefix.length + jobId.length <= 63) return `${prefix}${jobId}`;
   const hash = createHash('sha256').update(jobId).digest('hex').slice(0, 10);
   const slug = jobId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '').slice(0, 63 - prefix.length - hash.length - 1).replace(/-$/, '');
   return slug ? `${prefix}${slug}-${hash}` : `${prefix}${hash}`;
 }
 
-/** Builds the Job for `jobId`; `env` (e.g. the trace context) is added to the worker's environment. */
-export function buildWorkerJob(input: { jobId: string; kind: string; namespace: string; template: WorkerTemplate; settings?: WorkerJobSettings; env?: Record<string, string> }): JobObject {
+/**
+ * Builds the Job for `jobId`; `env` (e.g. the trace context) is added to the worker's environment.
+ * `shards` > 0 makes it an Indexed Job of that many pods, all at once.
+ */
+export function buildWorkerJob(input: {
+  jobId: string;
+  kind: string;
+  namespace: string;
+  template: WorkerTemplate;
+  settings?: WorkerJobSettings;
+  env?: Record<string, string>;
+  shards?: number;
+}): JobObject {
   const { jobId, kind, namespace, template } = input;
   const settings = input.settings ?? {};
-  const name = workerJobName(jobId);
+  const name = workerJobName(jobId, settings.namePrefix);
+  const backoffLimit = settings.backoffLimit ?? 3;
+  const shards = input.shards ?? 0;
+  if (!Number.isSafeInteger(shards) || shards < 0) throw new RangeError(`shards must be an integer ≥ 0; got ${shards}`);
   const labels = {
     [K8S_LABELS.NAME]: 'harden',
     [K8S_LABELS.COMPONENT]: 'worker',
@@ -139,7 +160,7 @@ export function buildWorkerJob(input: { jobId: string; kind: string; namespace: 
     kind: 'Job',
     metadata: { name, namespace, labels, annotations },
     spec: {
-      backoffLimit: settings.backoffLimit ?? 3,
+      ...(shards > 0 ? { completionMode: 'Indexed' as const, completions: shards, parallelism: shards, backoffLimitPerIndex: backoffLimit, maxFailedIndexes: 0 } : { backoffLimit }),
       ...(settings.activeDeadlineSeconds ? { activeDeadlineSeconds: settings.activeDeadlineSeconds } : {}),
       ttlSecondsAfterFinished: settings.ttlSecondsAfterFinished ?? 86_400,
       podFailurePolicy: {

@@ -38,8 +38,11 @@ export interface KubernetesJobStatus {
   active: number;
   ready: number;
   failed: number;
-  /** Allowed pod failures before the Job fails. */
+  /** Allowed pod failures before the Job fails (per index for Indexed Jobs). */
   backoffLimit: number;
+  /** Indexed Jobs: indexes (shards) done, of `completions`. */
+  succeeded?: number;
+  completions?: number;
   /** For `retrying`: why the last pod failed. */
   message?: string;
 }
@@ -72,12 +75,16 @@ export interface RunOptions {
   onStatus?: (status: KubernetesJobStatus) => void;
   /** Extra environment for the worker (the trace context is added by the runner). */
   env?: Record<string, string>;
+  /** Runs an Indexed Job of this many pods (shards) instead of one pod. */
+  shards?: number;
 }
 
 export interface KubernetesRunner {
   readonly namespace: string;
   /** The Job this runner would create for `jobId` (for inspection and tests). */
-  manifest(jobId: string, env?: Record<string, string>): JobObject;
+  manifest(jobId: string, env?: Record<string, string>, shards?: number): JobObject;
+  /** The name of `jobId`'s Kubernetes Job. */
+  jobName(jobId: string): string;
   /** Creates (or adopts) the Job for `jobId` and follows it to an outcome. */
   run(jobId: string, options?: RunOptions): Promise<KubernetesRunOutcome>;
 }
@@ -120,7 +127,8 @@ export function createKubernetesRunner(options: KubernetesRunnerOptions): Kubern
   const maxApiFailures = options.maxApiFailures ?? 30;
   const log = options.logger ?? createLogger('k8s-runner');
   const backoffLimit = options.settings?.backoffLimit ?? 3;
-  const manifest = (jobId: string, env?: Record<string, string>) => buildWorkerJob({ jobId, kind, namespace, template, settings: options.settings, env });
+  const manifest = (jobId: string, env?: Record<string, string>, shards?: number) => buildWorkerJob({ jobId, kind, namespace, template, settings: options.settings, env, ...(shards ? { shards } : {}) });
+  const jobName = (jobId: string) => workerJobName(jobId, options.settings?.namePrefix);
 
   /** Runs `call`, retrying transient API failures with capped exponential backoff. */
   async function retrying<T>(what: string, call: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -152,14 +160,16 @@ export function createKubernetesRunner(options: KubernetesRunnerOptions): Kubern
   return {
     namespace,
     manifest,
+    jobName,
     async run(jobId, runOptions = {}) {
       const { signal, onStatus } = runOptions;
-      const name = workerJobName(jobId);
+      const name = jobName(jobId);
       const env = { ...traceContextEnv(context.active()), ...runOptions.env };
-      const { job: created, adopted } = await createOrAdopt(jobId, manifest(jobId, env), signal);
+      const { job: created, adopted } = await createOrAdopt(jobId, manifest(jobId, env, runOptions.shards), signal);
       const uid = created.metadata.uid;
       log.info(adopted ? 'following existing Kubernetes Job' : 'created Kubernetes Job', { job_id: jobId, k8s_job: name, namespace });
-      const base = { jobName: name, namespace, backoffLimit };
+      const completions = created.spec.completionMode === 'Indexed' ? created.spec.completions : undefined;
+      const base = { jobName: name, namespace, backoffLimit, ...(completions ? { completions } : {}) };
       onStatus?.({ ...base, phase: adopted ? 'adopted' : 'created', active: 0, ready: 0, failed: 0 });
       let last = '';
       let failedSeen = created.status?.failed ?? 0;
@@ -206,6 +216,7 @@ export function createKubernetesRunner(options: KubernetesRunnerOptions): Kubern
         }
         const active = job.status?.active ?? 0;
         const ready = job.status?.ready ?? 0;
+        const succeeded = job.status?.succeeded ?? 0;
         let phase: KubernetesJobStatus['phase'] = ready > 0 ? 'running' : 'pending';
         let message: string | undefined;
         if (failed > failedSeen) {
@@ -214,10 +225,10 @@ export function createKubernetesRunner(options: KubernetesRunnerOptions): Kubern
           message = lastFailure(await api.listPods(namespace, `job-name=${name}`).catch(() => [] as PodObject[]));
           log.warn('worker pod failed; Kubernetes retries it', { job_id: jobId, k8s_job: name, failed, backoff_limit: backoffLimit, reason: message });
         }
-        const key = `${phase}/${active}/${ready}/${failed}`;
+        const key = `${phase}/${active}/${ready}/${failed}/${succeeded}`;
         if (key !== last) {
           last = key;
-          onStatus?.({ ...base, phase, active, ready, failed, ...(message ? { message } : {}) });
+          onStatus?.({ ...base, phase, active, ready, failed, ...(completions ? { succeeded } : {}), ...(message ? { message } : {}) });
         }
       }
     },
@@ -230,6 +241,8 @@ export interface KubernetesExecutorOptions {
   store: Pick<JobStore, 'markCancelRequested'>;
   /** Worker environment per job (e.g. where to report). */
   env?: (context: JobContext<unknown>) => Record<string, string>;
+  /** Runs the job as an Indexed Job of this many pods (shards). */
+  shards?: number;
 }
 
 /**
@@ -244,12 +257,23 @@ export interface KubernetesExecutorOptions {
 export async function runOnKubernetes<Spec>(ctx: JobContext<Spec>, options: KubernetesExecutorOptions): Promise<void> {
   const { runner, store } = options;
   const id = ctx.job.id;
-  const outcome = await withSpan(SPAN.K8S_JOB, { [ATTR.JOB_ID]: id, [ATTR.RUNNER]: 'kubernetes', [ATTR.K8S_JOB]: workerJobName(id), [ATTR.K8S_NAMESPACE]: runner.namespace }, async (span) => {
+  const outcome = await withSpan(SPAN.K8S_JOB, { [ATTR.JOB_ID]: id, [ATTR.RUNNER]: 'kubernetes', [ATTR.K8S_JOB]: runner.jobName(id), [ATTR.K8S_NAMESPACE]: runner.namespace }, async (span) => {
     const result = await runner.run(id, {
       signal: ctx.signal,
       env: options.env?.(ctx as JobContext<unknown>),
+      ...(options.shards ? { shards: options.shards } : {}),
       onStatus: (s) => {
-        ctx.emit('k8s', { phase: s.phase, job_name: s.jobName, namespace: s.namespace, active: s.active, ready: s.ready, failed: s.failed, backoff_limit: s.backoffLimit, ...(s.message ? { message: s.message } : {}) });
+        ctx.emit('k8s', {
+          phase: s.phase,
+          job_name: s.jobName,
+          namespace: s.namespace,
+          active: s.active,
+          ready: s.ready,
+          failed: s.failed,
+          backoff_limit: s.backoffLimit,
+          ...(s.completions ? { succeeded: s.succeeded ?? 0, completions: s.completions } : {}),
+          ...(s.message ? { message: s.message } : {}),
+        });
         if (s.phase === 'pending' || s.phase === 'retrying') ctx.progress({ phase: s.phase === 'pending' ? 'waiting for a worker pod' : 'retrying' });
       },
     });

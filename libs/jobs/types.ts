@@ -82,3 +82,14 @@ export interface JobEvent {
   type: string;
   data: Record<string, unknown>;
 }
+
+/** A job kind whose compute runs in worker pods (`harden worker`), served by the owning service's JobWorkerService. */
+export interface WorkerKind {
+  kind: string;
+  /** Event types its workers may append (what the in-process compute emits). */
+  events: ReadonlySet<string>;
+  /** The phase a starting worker puts in the job's events (`training`, `evaluating`). */
+  phase: string;
+  /** Sharded kinds: the job's shard count (each pod computes one shard). */
+  shards?: (job: JobRecord) => number;
+}

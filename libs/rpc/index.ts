@@ -14,4 +14,4 @@ export { decodeTensor, encodeTensor, type TypedTensor } from './tensors.js';
 export { Health } from './gen/grpc/health/v1/health_pb.js';
 export { jobCommonToProto, jobEventToProto, jobStateFromProto, jobStateToProto, progressToProto, sequenceFromProto } from './job-messages.js';
 export { confinedLocations, folderLocation, OPEN_LOCATIONS, type LocationPolicy } from './locations.js';
-export { choice, count, datasetSpec, MAX_URI_LENGTH, modelUri, positiveNumber, requestId, resourceId } from './validate.js';
+export { choice, count, datasetSpec, jsonObjectField, MAX_URI_LENGTH, modelUri, positiveNumber, requestId, resourceId } from './validate.js';

@@ -25,6 +25,19 @@ export function resourceId(value: string, field: string): string {
   return value;
 }
 
+/** A field holding a JSON object as text: '' → `{}`; anything but a JSON object is INVALID_ARGUMENT. */
+export function jsonObjectField(field: string, json: string): Record<string, unknown> {
+  if (!json) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw invalidField(field, 'not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidField(field, 'must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
 /** A uint32 count: 0 → `fallback`; above `max` is INVALID_ARGUMENT. */
 export function count(field: string, value: number, fallback: number, max: number): number {
   if (value === 0) return fallback;

@@ -4,6 +4,13 @@
  * report.html) to the store and indexes the report; `GetReport` / `ListReports` answer from the
  * index; `GetEvaluation` / `WatchEvaluation` / `CancelEvaluation` follow the job. A report's id is
  * its evaluation's id.
+ *
+ * With `kubernetes` (HARDEN_RUNNER=kubernetes and HARDEN_EVAL_SHARDS > 0) each evaluation runs as
+ * an Indexed Job instead: pod i evaluates slice i of the test set (`harden worker`, reporting here
+ * through JobWorkerService) and writes its per-sample results to the store; once the Job has
+ * completed, this service merges the slices into the report (libs/evaluation `assembleReport`),
+ * exactly the report one process would have written. The shard count is fixed per evaluation when
+ * it starts (output `shards`), so a restarted service follows the same Job.
  */
 import type { ServiceImpl } from '@connectrpc/connect';
 import type { MessageInitShape } from '@bufbuild/protobuf';
@@ -18,15 +25,21 @@ import {
   type JobRunner,
   type JobStore,
   type ReportIndex,
+  type WorkerKind,
 } from '../../libs/jobs/index.js';
+import { runOnKubernetes, type KubernetesRunner } from '../../libs/jobs/k8s-runner.js';
 import { describeFailure, jobCommonToProto, jobEventToProto, resourceId, sequenceFromProto } from '../../libs/rpc/index.js';
 import { EvaluationService, type EvaluationSchema } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { ATTR, createEvaluationTelemetry, rememberTraceContext, traceContextCarrier, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
 import { DEFAULT_EVALUATE_LIMITS, evaluateSpec, type EvaluateLimits, type EvaluateSpec } from './evaluate-spec.js';
 import type { EvaluateTaskPayload, EvaluateTaskResult } from './evaluate-task.js';
+import { publishShardedReport, type PublishedReport } from './evaluation-report.js';
+import { relayEvaluation } from './progress.js';
 import { reportToProto, type ReportSummary } from './report-message.js';
 
 export const EVALUATE_KIND = 'evaluate';
+/** Event types a shard worker may append. */
+const WORKER_EVENT_TYPES: ReadonlySet<string> = new Set(['phase', 'warning']);
 const TASK_MODULE = new URL('./evaluate-task.js', import.meta.url).href;
 
 export interface EvaluationServiceOptions {
@@ -42,16 +55,22 @@ export interface EvaluationServiceOptions {
   queueLimit?: number;
   limits?: Partial<EvaluateLimits>;
   logger?: Logger;
+  /** Run each evaluation as an Indexed Kubernetes Job of `shards` pods (at most one per sample). */
+  kubernetes?: { runner: KubernetesRunner; shards: number };
 }
 
 export interface EvaluationServiceHandle {
   readonly impl: ServiceImpl<typeof EvaluationService>;
   readonly runner: JobRunner<EvaluateSpec>;
+  /** What shard worker pods compute, when evaluations run on Kubernetes (served by the server's JobWorkerService). */
+  readonly workerKind: WorkerKind | undefined;
 }
 
 interface EvaluateOutputs extends Record<string, unknown> {
   reportId: string;
   reportUri: string;
+  /** Sharded evaluations: the number of shards. */
+  shards?: number;
 }
 
 function evaluationToProto(job: JobRecord<EvaluateSpec, Partial<EvaluateOutputs>>): MessageInitShape<typeof EvaluationSchema> {
@@ -81,28 +100,43 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
   const limits = { ...DEFAULT_EVALUATE_LIMITS, ...options.limits };
   const logger = options.logger;
 
-  const execute = async (ctx: JobContext<EvaluateSpec>): Promise<EvaluateOutputs> => {
-    const reportId = ctx.job.id;
-    ctx.emit('phase', { phase: 'evaluating', message: `${ctx.job.spec.suite} suite on ${ctx.job.spec.limit} ${ctx.job.spec.split} images of ${ctx.job.spec.dataset}` });
-    ctx.progress({ phase: 'evaluating', fraction: 0 });
+  const k8s = options.kubernetes;
+  if (k8s && !(Number.isSafeInteger(k8s.shards) && k8s.shards >= 1)) throw new RangeError(`kubernetes.shards must be a positive integer; got ${k8s.shards}`);
+  /** A job's shard count: fixed when it first starts (a restart keeps it), at most one shard per sample. */
+  const shardCount = (job: JobRecord<EvaluateSpec, Partial<EvaluateOutputs>>) => job.outputs.shards ?? Math.min(k8s!.shards, job.spec.limit);
+
+  const evaluateInProcess = async (ctx: JobContext<EvaluateSpec>): Promise<PublishedReport> => {
     const spec = ctx.job.spec;
     const telemetry = createEvaluationTelemetry({ [ATTR.MODEL_URI]: spec.modelUri, [ATTR.EPS]: spec.eps, [ATTR.SUITE]: spec.suite, [ATTR.DATASET]: spec.dataset, [ATTR.BACKEND]: options.backend ?? 'auto' });
-    const result = await runWorkerTask<EvaluateTaskPayload, EvaluateTaskResult>({
+    return runWorkerTask<EvaluateTaskPayload, EvaluateTaskResult>({
       module: TASK_MODULE,
       fn: 'runEvaluation',
-      payload: { storeUri: options.storeUri, reportId, spec: ctx.job.spec, backend: options.backend ?? 'auto', traceContext: traceContextCarrier() },
+      payload: { storeUri: options.storeUri, reportId: ctx.job.id, spec, backend: options.backend ?? 'auto', traceContext: traceContextCarrier() },
       signal: ctx.signal,
       onEvent: (event) => {
         const e = event as EvaluationEvent;
         telemetry.onProgress(e);
-        if (e.type === 'attack-start') {
-          ctx.emit('phase', { phase: `attack ${e.name}`, message: `${e.index + 1}/${e.total}` });
-          ctx.progress({ phase: `attack ${e.name}`, fraction: e.index / e.total });
-        } else if (e.type === 'attack-done') {
-          ctx.progress({ fraction: (e.index + 1) / e.total });
-        }
+        relayEvaluation(ctx, e);
       },
     }).finally(() => telemetry.end());
+  };
+
+  const evaluateOnKubernetes = async (ctx: JobContext<EvaluateSpec>, runner: KubernetesRunner): Promise<PublishedReport> => {
+    const job = ctx.job as JobRecord<EvaluateSpec, Partial<EvaluateOutputs>>;
+    const count = shardCount(job);
+    if (job.outputs.shards === undefined) ctx.setOutputs({ shards: count });
+    ctx.emit('phase', { phase: 'evaluating', message: `${count} shard(s) in Kubernetes Job ${runner.jobName(job.id)}` });
+    await runOnKubernetes(ctx, { runner, store: jobs, shards: count });
+    ctx.emit('phase', { phase: 'merging', message: `merging ${count} shard(s) into the report` });
+    const seconds = (Date.now() - (job.startedAt ?? job.createdAt).getTime()) / 1000;
+    return publishShardedReport(options.storeUri, job.id, count, job.spec, seconds);
+  };
+
+  const execute = async (ctx: JobContext<EvaluateSpec>): Promise<EvaluateOutputs> => {
+    const reportId = ctx.job.id;
+    ctx.emit('phase', { phase: 'evaluating', message: `${ctx.job.spec.suite} suite on ${ctx.job.spec.limit} ${ctx.job.spec.split} images of ${ctx.job.spec.dataset}` });
+    ctx.progress({ phase: 'evaluating', fraction: 0 });
+    const result = k8s ? await evaluateOnKubernetes(ctx, k8s.runner) : await evaluateInProcess(ctx);
     const s = result.summary;
     reports.add<ReportSummary>({
       id: reportId,
@@ -133,6 +167,7 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
 
   return {
     runner,
+    workerKind: k8s ? { kind: EVALUATE_KIND, phase: 'evaluating', events: WORKER_EVENT_TYPES, shards: (job) => shardCount(job as JobRecord<EvaluateSpec, Partial<EvaluateOutputs>>) } : undefined,
     impl: {
       async evaluate(req) {
         const { spec, requestId } = await evaluateSpec(req, limits);

@@ -5,5 +5,5 @@
  */
 export { createEvaluationService, EVALUATE_KIND, type EvaluationServiceHandle, type EvaluationServiceOptions } from './evaluation-service.js';
 export { DEFAULT_EVALUATE_LIMITS, evaluateSpec, type EvaluateLimits, type EvaluateSpec } from './evaluate-spec.js';
-export { reportFolder } from './evaluate-task.js';
+export { reportFolder } from './evaluation-report.js';
 export { reportToProto, type ReportSummary } from './report-message.js';

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Interceptor } from '@connectrpc/connect';
 import type { BackendChoice } from '../../libs/engine/index.js';
 import { createJobStore, createReportIndex, type JobStore, type ReportIndex } from '../../libs/jobs/index.js';
-import { kubernetesRunnerOptionsFromEnv, runnerKindFromEnv, type RunnerKind } from '../../libs/jobs/k8s-config.js';
+import { evalShardsFromEnv, kubernetesRunnerOptionsFromEnv, runnerKindFromEnv, type RunnerKind } from '../../libs/jobs/k8s-config.js';
 import { createKubernetesRunner, type KubernetesRunnerOptions } from '../../libs/jobs/k8s-runner.js';
 import { file_robustness_v1_worker, JobWorkerService } from '../../libs/rpc/gen/robustness/v1/worker_pb.js';
 import {
@@ -51,6 +51,7 @@ import { createDashboardHandler } from '../dashboard/index.js';
 import { createEvaluationService, EVALUATE_KIND, type EvaluationServiceHandle } from '../evaluation/index.js';
 import { createHardeningService, HARDEN_KIND, type HardeningServiceHandle, type HardenLimits } from '../training/index.js';
 import { createJobDashboardSource } from './dashboard-source.js';
+import { createJobWorkerService } from './job-worker-service.js';
 
 export const SERVICE_NAMES = ['training', 'adversarial', 'evaluation'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -115,6 +116,14 @@ export interface HardenServerOptions {
   runner?: RunnerKind;
   /** Settings of the Kubernetes runner. @default from the HARDEN_K8S_* variables and this pod (kubernetesRunnerOptionsFromEnv) */
   kubernetes?: KubernetesRunnerOptions;
+  /**
+   * With the Kubernetes runner: run each evaluation as an Indexed Job of this many pods, each
+   * evaluating a slice of the test set and reporting to this server's JobWorkerService; 0 evaluates
+   * in this server's threads. @default HARDEN_EVAL_SHARDS, else 0
+   */
+  evaluationShards?: number;
+  /** Settings of the evaluation shards' runner. @default from the environment (kubernetesRunnerOptionsFromEnv, role evaluation) */
+  evaluationKubernetes?: KubernetesRunnerOptions;
 }
 
 export interface HardenServer {
@@ -156,6 +165,12 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
 
   const runnerKind = options.runner ?? runnerKindFromEnv();
   const kubernetes = run('training') && runnerKind === 'kubernetes' ? createKubernetesRunner({ ...(options.kubernetes ?? (await kubernetesRunnerOptionsFromEnv())), ...(logger ? { logger } : {}) }) : undefined;
+  const evaluationShards = options.evaluationShards ?? evalShardsFromEnv();
+  if (evaluationShards > 0 && runnerKind !== 'kubernetes') throw new Error('sharded evaluation (HARDEN_EVAL_SHARDS) runs on Kubernetes: it needs the kubernetes runner (HARDEN_RUNNER=kubernetes)');
+  const shardRunner =
+    run('evaluation') && evaluationShards > 0
+      ? createKubernetesRunner({ ...(options.evaluationKubernetes ?? (await kubernetesRunnerOptionsFromEnv(process.env, undefined, 'evaluation'))), ...(logger ? { logger } : {}) })
+      : undefined;
 
   const jobs = createJobStore({ path: dbPath });
   const reports = createReportIndex({ path: dbPath });
@@ -188,6 +203,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
         storeUri,
         backend,
         limits: { locations },
+        ...(shardRunner ? { kubernetes: { runner: shardRunner, shards: evaluationShards } } : {}),
         ...(options.evaluationConcurrency !== undefined ? { concurrency: options.evaluationConcurrency } : {}),
         ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
         ...(logger ? { logger } : {}),
@@ -216,6 +232,10 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
       })
     : undefined;
 
+  // Worker pods of every kind this server dispatches to Kubernetes report to one JobWorkerService.
+  const workerKinds = [hardening?.workerKind, evaluation?.workerKind].filter((k) => k !== undefined);
+  const workerService = workerKinds.length > 0 ? createJobWorkerService({ jobs, kinds: workerKinds, storeUri, ...(logger ? { logger } : {}) }) : undefined;
+
   const serviceNames = [
     ...(hardening ? [HardeningService.typeName] : []),
     ...(adversarial ? [AdversarialService.typeName] : []),
@@ -230,9 +250,9 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
       file_grpc_health_v1_health,
       file_grpc_reflection_v1_reflection,
       file_grpc_reflection_v1alpha_reflection,
-      ...(hardening?.worker ? [file_robustness_v1_worker] : []),
+      ...(workerService ? [file_robustness_v1_worker] : []),
     ],
-    [...serviceNames, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName, ...(hardening?.worker ? [JobWorkerService.typeName] : [])],
+    [...serviceNames, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName, ...(workerService ? [JobWorkerService.typeName] : [])],
   );
 
   const dashboardAbort = new AbortController();
@@ -259,7 +279,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
     ...(logger ? { logger } : {}),
     routes: (router) => {
       if (hardening) router.service(HardeningService, hardening.impl);
-      if (hardening?.worker) router.service(JobWorkerService, hardening.worker);
+      if (workerService) router.service(JobWorkerService, workerService);
       if (adversarial) router.service(AdversarialService, adversarial.impl);
       if (evaluation) router.service(EvaluationService, evaluation.impl);
       router.service(Health, health.impl);

@@ -7,15 +7,13 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Client, ServiceImpl } from '@connectrpc/connect';
 import type { BackendChoice } from '../../libs/engine/index.js';
-import { createJobRunner, watchEvents, type JobRecord, type JobRunner, type JobStore } from '../../libs/jobs/index.js';
+import { createJobRunner, watchEvents, type JobRecord, type JobRunner, type JobStore, type WorkerKind } from '../../libs/jobs/index.js';
 import { describeFailure, jobCommonToProto, jobEventToProto, jobStateFromProto, resourceId, sequenceFromProto } from '../../libs/rpc/index.js';
 import { HardeningService, type JobSchema } from '../../libs/rpc/gen/robustness/v1/hardening_pb.js';
 import type { EvaluationService } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { ATTR, rememberTraceContext, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
 import type { KubernetesRunner } from '../../libs/jobs/k8s-runner.js';
-import type { JobWorkerService } from '../../libs/rpc/gen/robustness/v1/worker_pb.js';
 import { createHardenExecutor, type HardenOutputs } from './harden-job.js';
-import { createJobWorkerService } from './job-worker-service.js';
 import { DEFAULT_HARDEN_LIMITS, hardenSpec, type HardenLimits, type HardenSpec } from './harden-spec.js';
 
 export const HARDEN_KIND = 'harden';
@@ -41,11 +39,14 @@ export interface HardeningServiceOptions {
 export interface HardeningServiceHandle {
   readonly impl: ServiceImpl<typeof HardeningService>;
   readonly runner: JobRunner<HardenSpec>;
-  /** The service worker pods report to, when jobs train on Kubernetes. */
-  readonly worker: ServiceImpl<typeof JobWorkerService> | undefined;
+  /** What worker pods compute, when jobs train on Kubernetes (served by the server's JobWorkerService). */
+  readonly workerKind: WorkerKind | undefined;
 }
 
 type HardenJob = JobRecord<HardenSpec, Partial<HardenOutputs>>;
+
+/** Event types a training worker may append (what the in-process compute emits). */
+const WORKER_EVENT_TYPES: ReadonlySet<string> = new Set(['batch', 'epoch', 'checkpoint', 'resumed', 'warning', 'phase']);
 
 export function jobToProto(job: HardenJob): MessageInitShape<typeof JobSchema> {
   const s = job.spec;
@@ -108,7 +109,7 @@ export function createHardeningService(options: HardeningServiceOptions): Harden
 
   return {
     runner,
-    worker: options.kubernetes ? createJobWorkerService({ jobs, kind: HARDEN_KIND, storeUri: options.storeUri, ...(options.logger ? { logger: options.logger } : {}) }) : undefined,
+    workerKind: options.kubernetes ? { kind: HARDEN_KIND, phase: 'training', events: WORKER_EVENT_TYPES } : undefined,
     impl: {
       async harden(req) {
         const { spec, requestId } = await hardenSpec(req, limits);

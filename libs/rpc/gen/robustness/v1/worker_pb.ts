@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file robustness/v1/worker.proto.
  */
 export const file_robustness_v1_worker: GenFile = /*@__PURE__*/
-  fileDesc("Chpyb2J1c3RuZXNzL3YxL3dvcmtlci5wcm90bxINcm9idXN0bmVzcy52MSIyChBTdGFydFdvcmtSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIOCgZ3b3JrZXIYAiABKAkiaAoRU3RhcnRXb3JrUmVzcG9uc2USDgoGam9iX2lkGAEgASgJEgwKBGtpbmQYAiABKAkSEQoJc3BlY19qc29uGAMgASgJEg8KB2F0dGVtcHQYBCABKA0SEQoJc3RvcmVfdXJpGAUgASgJIi4KC1dvcmtlckV2ZW50EgwKBHR5cGUYASABKAkSEQoJZGF0YV9qc29uGAIgASgJImoKFVJlcG9ydFByb2dyZXNzUmVxdWVzdBIOCgZqb2JfaWQYASABKAkSKgoGZXZlbnRzGAIgAygLMhoucm9idXN0bmVzcy52MS5Xb3JrZXJFdmVudBIVCg1wcm9ncmVzc19qc29uGAMgASgJIjIKFlJlcG9ydFByb2dyZXNzUmVzcG9uc2USGAoQY2FuY2VsX3JlcXVlc3RlZBgBIAEoCCI5ChFGaW5pc2hXb3JrUmVxdWVzdBIOCgZqb2JfaWQYASABKAkSFAoMb3V0cHV0c19qc29uGAIgASgJIhQKEkZpbmlzaFdvcmtSZXNwb25zZTKUAgoQSm9iV29ya2VyU2VydmljZRJOCglTdGFydFdvcmsSHy5yb2J1c3RuZXNzLnYxLlN0YXJ0V29ya1JlcXVlc3QaIC5yb2J1c3RuZXNzLnYxLlN0YXJ0V29ya1Jlc3BvbnNlEl0KDlJlcG9ydFByb2dyZXNzEiQucm9idXN0bmVzcy52MS5SZXBvcnRQcm9ncmVzc1JlcXVlc3QaJS5yb2J1c3RuZXNzLnYxLlJlcG9ydFByb2dyZXNzUmVzcG9uc2USUQoKRmluaXNoV29yaxIgLnJvYnVzdG5lc3MudjEuRmluaXNoV29ya1JlcXVlc3QaIS5yb2J1c3RuZXNzLnYxLkZpbmlzaFdvcmtSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("Chpyb2J1c3RuZXNzL3YxL3dvcmtlci5wcm90bxINcm9idXN0bmVzcy52MSJcChBTdGFydFdvcmtSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIOCgZ3b3JrZXIYAiABKAkSGAoLc2hhcmRfaW5kZXgYAyABKA1IAIgBAUIOCgxfc2hhcmRfaW5kZXgiJQoFU2hhcmQSDQoFaW5kZXgYASABKA0SDQoFY291bnQYAiABKA0ijQEKEVN0YXJ0V29ya1Jlc3BvbnNlEg4KBmpvYl9pZBgBIAEoCRIMCgRraW5kGAIgASgJEhEKCXNwZWNfanNvbhgDIAEoCRIPCgdhdHRlbXB0GAQgASgNEhEKCXN0b3JlX3VyaRgFIAEoCRIjCgVzaGFyZBgGIAEoCzIULnJvYnVzdG5lc3MudjEuU2hhcmQiLgoLV29ya2VyRXZlbnQSDAoEdHlwZRgBIAEoCRIRCglkYXRhX2pzb24YAiABKAkilAEKFVJlcG9ydFByb2dyZXNzUmVxdWVzdBIOCgZqb2JfaWQYASABKAkSKgoGZXZlbnRzGAIgAygLMhoucm9idXN0bmVzcy52MS5Xb3JrZXJFdmVudBIVCg1wcm9ncmVzc19qc29uGAMgASgJEhgKC3NoYXJkX2luZGV4GAQgASgNSACIAQFCDgoMX3NoYXJkX2luZGV4IjIKFlJlcG9ydFByb2dyZXNzUmVzcG9uc2USGAoQY2FuY2VsX3JlcXVlc3RlZBgBIAEoCCJjChFGaW5pc2hXb3JrUmVxdWVzdBIOCgZqb2JfaWQYASABKAkSFAoMb3V0cHV0c19qc29uGAIgASgJEhgKC3NoYXJkX2luZGV4GAMgASgNSACIAQFCDgoMX3NoYXJkX2luZGV4IhQKEkZpbmlzaFdvcmtSZXNwb25zZTKUAgoQSm9iV29ya2VyU2VydmljZRJOCglTdGFydFdvcmsSHy5yb2J1c3RuZXNzLnYxLlN0YXJ0V29ya1JlcXVlc3QaIC5yb2J1c3RuZXNzLnYxLlN0YXJ0V29ya1Jlc3BvbnNlEl0KDlJlcG9ydFByb2dyZXNzEiQucm9idXN0bmVzcy52MS5SZXBvcnRQcm9ncmVzc1JlcXVlc3QaJS5yb2J1c3RuZXNzLnYxLlJlcG9ydFByb2dyZXNzUmVzcG9uc2USUQoKRmluaXNoV29yaxIgLnJvYnVzdG5lc3MudjEuRmluaXNoV29ya1JlcXVlc3QaIS5yb2J1c3RuZXNzLnYxLkZpbmlzaFdvcmtSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * StartWorkRequest names the job and the pod that works on it.
@@ -29,6 +29,14 @@ export type StartWorkRequest = Message<"robustness.v1.StartWorkRequest"> & {
    * @generated from field: string worker = 2;
    */
   worker: string;
+
+  /**
+   * For sharded jobs (evaluations): which slice this pod computes, in [0, shard count).
+   * INVALID_ARGUMENT when a sharded job's worker leaves it out or names one out of range.
+   *
+   * @generated from field: optional uint32 shard_index = 3;
+   */
+  shardIndex?: number | undefined;
 };
 
 /**
@@ -37,6 +45,31 @@ export type StartWorkRequest = Message<"robustness.v1.StartWorkRequest"> & {
  */
 export const StartWorkRequestSchema: GenMessage<StartWorkRequest> = /*@__PURE__*/
   messageDesc(file_robustness_v1_worker, 0);
+
+/**
+ * Shard is one slice of a sharded job's samples. The worker computes the slice's bounds from the
+ * loaded data set (balanced slices: shard i of c over n samples is [floor(i·n/c), floor((i+1)·n/c))).
+ *
+ * @generated from message robustness.v1.Shard
+ */
+export type Shard = Message<"robustness.v1.Shard"> & {
+  /**
+   * @generated from field: uint32 index = 1;
+   */
+  index: number;
+
+  /**
+   * @generated from field: uint32 count = 2;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message robustness.v1.Shard.
+ * Use `create(ShardSchema)` to create a new message.
+ */
+export const ShardSchema: GenMessage<Shard> = /*@__PURE__*/
+  messageDesc(file_robustness_v1_worker, 1);
 
 /**
  * StartWorkResponse holds what to compute.
@@ -50,14 +83,15 @@ export type StartWorkResponse = Message<"robustness.v1.StartWorkResponse"> & {
   jobId: string;
 
   /**
-   * The job kind (`harden`).
+   * The job kind: `harden` (train) or `evaluate` (evaluate one shard).
    *
    * @generated from field: string kind = 2;
    */
   kind: string;
 
   /**
-   * The validated job spec, JSON (the training service's HardenSpec).
+   * The validated job spec, JSON (the training service's HardenSpec, the evaluation service's
+   * EvaluateSpec).
    *
    * @generated from field: string spec_json = 3;
    */
@@ -71,11 +105,18 @@ export type StartWorkResponse = Message<"robustness.v1.StartWorkResponse"> & {
   attempt: number;
 
   /**
-   * The artifact store the job reads and writes (the training service's own).
+   * The artifact store the job reads and writes (the owning service's own).
    *
    * @generated from field: string store_uri = 5;
    */
   storeUri: string;
+
+  /**
+   * The `evaluate` kind: the slice this worker evaluates.
+   *
+   * @generated from field: robustness.v1.Shard shard = 6;
+   */
+  shard?: Shard | undefined;
 };
 
 /**
@@ -83,7 +124,7 @@ export type StartWorkResponse = Message<"robustness.v1.StartWorkResponse"> & {
  * Use `create(StartWorkResponseSchema)` to create a new message.
  */
 export const StartWorkResponseSchema: GenMessage<StartWorkResponse> = /*@__PURE__*/
-  messageDesc(file_robustness_v1_worker, 1);
+  messageDesc(file_robustness_v1_worker, 2);
 
 /**
  * WorkerEvent is one progress event, as the job's compute emits it.
@@ -111,7 +152,7 @@ export type WorkerEvent = Message<"robustness.v1.WorkerEvent"> & {
  * Use `create(WorkerEventSchema)` to create a new message.
  */
 export const WorkerEventSchema: GenMessage<WorkerEvent> = /*@__PURE__*/
-  messageDesc(file_robustness_v1_worker, 2);
+  messageDesc(file_robustness_v1_worker, 3);
 
 /**
  * ReportProgressRequest carries the events since the last report, in order.
@@ -131,10 +172,18 @@ export type ReportProgressRequest = Message<"robustness.v1.ReportProgressRequest
 
   /**
    * Fields merged into the job's progress, JSON object (epoch, batch, fraction, images_per_second…).
+   * A shard's fraction is its own; the service reports the mean over shards.
    *
    * @generated from field: string progress_json = 3;
    */
   progressJson: string;
+
+  /**
+   * The reporting worker's shard, for sharded jobs.
+   *
+   * @generated from field: optional uint32 shard_index = 4;
+   */
+  shardIndex?: number | undefined;
 };
 
 /**
@@ -142,7 +191,7 @@ export type ReportProgressRequest = Message<"robustness.v1.ReportProgressRequest
  * Use `create(ReportProgressRequestSchema)` to create a new message.
  */
 export const ReportProgressRequestSchema: GenMessage<ReportProgressRequest> = /*@__PURE__*/
-  messageDesc(file_robustness_v1_worker, 3);
+  messageDesc(file_robustness_v1_worker, 4);
 
 /**
  * ReportProgressResponse tells the worker whether to go on.
@@ -163,10 +212,10 @@ export type ReportProgressResponse = Message<"robustness.v1.ReportProgressRespon
  * Use `create(ReportProgressResponseSchema)` to create a new message.
  */
 export const ReportProgressResponseSchema: GenMessage<ReportProgressResponse> = /*@__PURE__*/
-  messageDesc(file_robustness_v1_worker, 4);
+  messageDesc(file_robustness_v1_worker, 5);
 
 /**
- * FinishWorkRequest carries the outputs of the finished training.
+ * FinishWorkRequest carries the outputs of the finished training, or of one finished shard.
  *
  * @generated from message robustness.v1.FinishWorkRequest
  */
@@ -177,11 +226,20 @@ export type FinishWorkRequest = Message<"robustness.v1.FinishWorkRequest"> & {
   jobId: string;
 
   /**
-   * JSON object merged into the job's outputs (modelUri, checkpointsUri, cleanAccuracy, …).
+   * Training: JSON object merged into the job's outputs (modelUri, checkpointsUri, cleanAccuracy,
+   * …). A shard: its summary (shard_uri, n, clean_accuracy, robust_accuracy, seconds), recorded as
+   * the job's `shard` event; the service merges the shards' files when the Indexed Job completes.
    *
    * @generated from field: string outputs_json = 2;
    */
   outputsJson: string;
+
+  /**
+   * The finished worker's shard, for sharded jobs.
+   *
+   * @generated from field: optional uint32 shard_index = 3;
+   */
+  shardIndex?: number | undefined;
 };
 
 /**
@@ -189,7 +247,7 @@ export type FinishWorkRequest = Message<"robustness.v1.FinishWorkRequest"> & {
  * Use `create(FinishWorkRequestSchema)` to create a new message.
  */
 export const FinishWorkRequestSchema: GenMessage<FinishWorkRequest> = /*@__PURE__*/
-  messageDesc(file_robustness_v1_worker, 5);
+  messageDesc(file_robustness_v1_worker, 6);
 
 /**
  * FinishWorkResponse is empty.
@@ -204,16 +262,18 @@ export type FinishWorkResponse = Message<"robustness.v1.FinishWorkResponse"> & {
  * Use `create(FinishWorkResponseSchema)` to create a new message.
  */
 export const FinishWorkResponseSchema: GenMessage<FinishWorkResponse> = /*@__PURE__*/
-  messageDesc(file_robustness_v1_worker, 6);
+  messageDesc(file_robustness_v1_worker, 7);
 
 /**
- * JobWorkerService is how a worker pod reports to the training service. With the Kubernetes runner
- * (HARDEN_RUNNER=kubernetes) each Harden job's training runs as a batch/v1 Job whose pod runs
- * `harden worker --job <id> --server <training service>`: the worker asks here what to compute,
- * reads and writes checkpoints and the model in the artifact store, streams its progress here, and
- * reports its outputs when it is done. The training service keeps the job record; the evaluation
- * that follows training runs as before. Internal: served only by training services that dispatch
- * to Kubernetes.
+ * JobWorkerService is how a worker pod reports to the service that owns its job. With the
+ * Kubernetes runner (HARDEN_RUNNER=kubernetes) each Harden job's training runs as a batch/v1 Job
+ * whose pod runs `harden worker --job <id> --server <training service>`: the worker asks here what
+ * to compute, reads and writes checkpoints and the model in the artifact store, streams its progress
+ * here, and reports its outputs when it is done. With HARDEN_EVAL_SHARDS set, each evaluation runs
+ * the same way as an Indexed Job against the evaluation service: every pod evaluates one slice of
+ * the test set (its shard index, JOB_COMPLETION_INDEX), writes the slice's per-sample results to the
+ * store, and the evaluation service merges the slices into one report. The owning service keeps the
+ * job record. Internal: served only by services that dispatch to Kubernetes.
  *
  * @generated from service robustness.v1.JobWorkerService
  */
@@ -241,7 +301,8 @@ export const JobWorkerService: GenService<{
     output: typeof ReportProgressResponseSchema;
   },
   /**
-   * Records the outputs of the finished training (model URI, checkpoints, held-out accuracies).
+   * Records the outputs of the finished training (model URI, checkpoints, held-out accuracies), or
+   * that one shard of a sharded job is done.
    *
    * @generated from rpc robustness.v1.JobWorkerService.FinishWork
    */

@@ -1,0 +1,21 @@
+/**
+ * An evaluation's progress (libs/evaluation `EvaluationEvent`s) as job events and progress: a
+ * `phase` event per attack row, the fraction of rows done. Used by the evaluation service for
+ * in-process evaluations and by shard workers (`harden worker`), whose fraction is their shard's.
+ */
+import type { EvaluationEvent } from '../../libs/evaluation/index.js';
+import type { JobProgress } from '../../libs/jobs/index.js';
+
+export interface ProgressSink {
+  emit(type: string, data: Record<string, unknown>): void;
+  progress(progress: JobProgress): void;
+}
+
+export function relayEvaluation(sink: ProgressSink, e: EvaluationEvent): void {
+  if (e.type === 'attack-start') {
+    sink.emit('phase', { phase: `attack ${e.name}`, message: `${e.index + 1}/${e.total}` });
+    sink.progress({ phase: `attack ${e.name}`, fraction: e.index / e.total });
+  } else if (e.type === 'attack-done') {
+    sink.progress({ fraction: (e.index + 1) / e.total });
+  }
+}
