@@ -113,6 +113,7 @@ describe('sharded evaluation on Kubernetes (Indexed Job)', () => {
     const workers = createServiceClient(JobWorkerService, createTransport({ address: url, protocol: 'grpc' }));
     await assert.rejects(workers.startWork({ jobId: id, worker: 'x' }), /shard_index: job .* runs in 3 shards/);
     await assert.rejects(workers.startWork({ jobId: id, worker: 'x', shardIndex: 3 }), /shard_index: 3 is out of range/);
+    await assert.rejects(workers.startWork({ jobId: 'no-such-job', worker: 'x', shardIndex: 0 }), (e: Error & { code?: number }) => e.code === 5, 'NOT_FOUND');
 
     fake.setStatus(NS, name, { active: SHARDS, ready: SHARDS });
     // Shard 1's first pod is killed once it has started attacking; Kubernetes retries the index.

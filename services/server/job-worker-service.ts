@@ -84,7 +84,11 @@ export function createJobWorkerService(options: JobWorkerServiceOptions): Servic
       const progress = jsonObjectField('progress_json', req.progressJson) as JobProgress;
       if (shard && typeof progress.fraction === 'number') {
         let all = fractions.get(job.id);
-        if (!all || all.length !== shard.count) fractions.set(job.id, (all = new Float64Array(shard.count)));
+        if (!all || all.length !== shard.count) {
+          // A new job: forget those that have ended (their last reports came before they ended).
+          for (const id of fractions.keys()) if (jobs.get(id).state !== 'RUNNING') fractions.delete(id);
+          fractions.set(job.id, (all = new Float64Array(shard.count)));
+        }
         all[shard.index] = Math.min(1, Math.max(0, progress.fraction));
         progress.fraction = all.reduce((a, b) => a + b, 0) / shard.count;
       }
