@@ -21,7 +21,7 @@ export {
   type StepEvent,
 } from './types.js';
 export { fromLayersModel, fromLogitsFunction, logitsValues, type ModelWrapperOptions } from './model.js';
-export { loadThreadModels, threadModels, unloadThreadModels, type ThreadModels } from './thread-models.js';
+export { attackInThread, loadThreadModels, sharedAbortSignal, threadModels, unloadThreadModels, type ThreadAttackPayload, type ThreadAttackResult, type ThreadModels } from './thread-models.js';
 export { argMaxRows } from './run-by-name.js';
 export { evaluateCriterion, misclassification, targetedMisclassification } from './criteria.js';
 export { CHECK_IDS, CHECKS_DOC, type CheckId, type CheckWarning } from './checks.js';

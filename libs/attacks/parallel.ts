@@ -110,8 +110,8 @@ export async function runAttackParallel(
       const size = Math.min(shardSize, n - start);
       const payload: ShardPayload = {
         key,
-        name,
-        attackOptions: attack,
+        attack: name,
+        options: attack,
         eps,
         norm: run.norm as Norm | undefined,
         seed: run.seed as number | undefined,
