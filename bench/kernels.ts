@@ -18,6 +18,7 @@ import { loadavg } from 'node:os';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { initEngine, tf, tfl } from '../libs/engine/index.js';
 import { registerWasmKernels, shippedWasmKernel } from '../libs/engine/wasm-kernels/index.js';
+import { median, parseFlags } from './args.js';
 
 interface Options {
   batch: number;
@@ -28,21 +29,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { batch: 64, steps: 10, warmup: 3, repeats: 3, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    if (flag === '--json') {
-      opts.json = true;
-      continue;
-    }
-    const key = flag.replace(/^--/, '') as keyof Options;
-    const value = Number(argv[++i]);
-    if (!(key in opts) || key === 'json' || !Number.isInteger(value) || value < 1) {
-      throw new Error(`usage: kernels.js [--batch N] [--steps N] [--warmup N] [--repeats N] [--json]; bad ${flag}`);
-    }
-    opts[key] = value;
-  }
-  return opts;
+  return parseFlags(argv, { batch: 64, steps: 10, warmup: 3, repeats: 3, json: false }, 'kernels.js [--batch N] [--steps N] [--warmup N] [--repeats N] [--json]');
 }
 
 function buildReferenceCnn(): tfl.Sequential {
@@ -55,7 +42,6 @@ function buildReferenceCnn(): tfl.Sequential {
   return model;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 interface StepMs {
   median: number;

@@ -45,6 +45,7 @@ import { AdversarialService } from '../libs/rpc/gen/robustness/v1/adversarial_pb
 import { EvaluationService } from '../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { HardeningService } from '../libs/rpc/gen/robustness/v1/hardening_pb.js';
 import { JobState } from '../libs/rpc/gen/robustness/v1/job_pb.js';
+import { median } from './args.js';
 
 interface Options {
   quick: boolean;
@@ -223,7 +224,6 @@ async function main(): Promise<void> {
       log(`run ${r + 1}/${o.repeats}: in-process ${inRuns[r].toFixed(1)} img/s, gRPC ${grpcRuns[r].toFixed(1)} img/s, workers busy ${(100 * busy[r]).toFixed(1)} % (load average ${loadavg()[0].toFixed(2)})`);
     }
     await pool.close();
-    const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
     const inProcess = median(inRuns);
     const overGrpc = median(grpcRuns);
 

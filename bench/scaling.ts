@@ -19,6 +19,7 @@ import { loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { createWorkerPool, initEngine } from '../libs/engine/index.js';
 import { buildModel, modelToBytes, resolveModelConfig } from '../libs/models/index.js';
+import { median, parseFlags } from './args.js';
 
 interface Options {
   batch: number;
@@ -28,24 +29,9 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { batch: 64, seconds: 4, repeats: 5, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    if (flag === '--json') {
-      opts.json = true;
-      continue;
-    }
-    const key = flag.replace(/^--/, '') as keyof Options;
-    const value = Number(argv[++i]);
-    if (!(key in opts) || key === 'json' || !(value > 0) || (key !== 'seconds' && !Number.isInteger(value))) {
-      throw new Error(`usage: scaling.js [--batch N] [--seconds S] [--repeats N] [--json]; bad ${flag}`);
-    }
-    opts[key] = value as never;
-  }
-  return opts;
+  return parseFlags(argv, { batch: 64, seconds: 4, repeats: 5, json: false }, 'scaling.js [--batch N] [--seconds S] [--repeats N] [--json]', ['seconds']);
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 interface Scaling {
   one: number;
