@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createWorkerPool, type WorkerPool } from '../../libs/engine/index.js';
 import { openStore } from '../../libs/storage/index.js';
-import { evaluateRobustness, isSuiteName, protocolEps, SUITE_NAMES, writeReport, writeReportHtml, type RobustnessReport, type SuiteName } from '../../libs/evaluation/index.js';
+import { describeStep, evaluateRobustness, isSuiteName, protocolEps, SUITE_NAMES, writeReport, writeReportHtml, type RobustnessReport, type SuiteName } from '../../libs/evaluation/index.js';
 import { CliError } from '../cli-error.js';
 import { loadModelAndData, MODEL_DATA_OPTIONS, parseModelDataArgs } from '../model-data.js';
 import { positive } from '../flags.js';
@@ -58,6 +58,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       onProgress: (e) => {
         if (e.type === 'clean') progress(`eval: clean accuracy ${e.cleanAccuracy.toFixed(4)} (n=${e.n})`);
         else if (e.type === 'attack-start') progress(`eval: [${e.index + 1}/${e.total}] ${e.name}…`);
+        else if (e.type === 'attack-step') progress(`eval: [${e.index + 1}/${e.total}] ${e.name}: ${describeStep(e)}`);
         else progress(`eval: [${e.index + 1}/${e.total}] ${e.name}: robust accuracy ${e.robustAccuracy.toFixed(4)} (${e.seconds.toFixed(1)} s)`);
       },
     });

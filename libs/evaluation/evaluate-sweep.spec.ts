@@ -42,6 +42,18 @@ describe('evaluateRobustness: the ε sweep', () => {
     ]);
   });
 
+  it('reports the stage and step inside long rows, throttled', async () => {
+    const every: EvaluationEvent[] = [];
+    await evaluateRobustness({ model, modelUri: 'memory://linear', data, datasetSpec: 'synthetic', eps: 0.2, examples: 0, stepEveryMs: 0, onProgress: (e) => every.push(e) });
+    const pgd = every.filter((e) => e.type === 'attack-step' && e.name === 'pgd-20');
+    assert.ok(pgd.length >= 20, `a step event per PGD step (${pgd.length})`);
+    assert.ok(pgd.every((e) => e.type === 'attack-step' && e.stage === 'pgd' && e.index === 1 && e.total === 3));
+    const throttled: EvaluationEvent[] = [];
+    await evaluateRobustness({ model, modelUri: 'memory://linear', data, datasetSpec: 'synthetic', eps: 0.2, examples: 0, stepEveryMs: 60_000, onProgress: (e) => throttled.push(e) });
+    // Throttled: rows of one stage say nothing within a minute.
+    assert.deepEqual(throttled.filter((e) => e.type === 'attack-step'), []);
+  });
+
   it('is off for the quick suite by default, and takes its own fractions', async () => {
     const quick = await evaluateRobustness({ model, modelUri: 'memory://linear', data, datasetSpec: 'synthetic', eps: 0.2, examples: 0 });
     assert.equal(quick.eps_sweep, undefined);

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { currentEngine, tf, tfl, type WorkerPool } from '../engine/index.js';
 import type { Dataset } from '../data/index.js';
 import { getModelInfo, modelToBytes, type ModelBytes } from '../models/index.js';
-import { fromLayersModel, runAttackByName, runAttackParallel, type AttackReport } from '../attacks/index.js';
+import { fromLayersModel, runAttackByName, runAttackParallel, type AttackReport, type StepEvent } from '../attacks/index.js';
 import { EvaluationError } from './errors.js';
 import type { ExampleRow, RobustnessReport } from './report.js';
 import { assembleReport, SHARD_KIND, SHARD_VERSION, shardRange, sum, type EvaluationShard, type ShardRow, type ShardSweepRow } from './shard.js';
@@ -60,12 +60,26 @@ export interface EvaluateOptions {
    * `pgd-20 ε=0.075`), for progress output and tracing; `total` counts both.
    */
   onProgress?: (event: EvaluationEvent) => void;
+  /** Least time between two `attack-step` events of a stage. @default 5000 */
+  stepEveryMs?: number;
 }
 
 export type EvaluationEvent =
   | { type: 'clean'; n: number; cleanAccuracy: number }
   | { type: 'attack-start'; name: string; index: number; total: number }
+  /**
+   * Inside a long row (AutoAttack's stages, PGD's steps): the stage working now, which pass of it
+   * (APGD-T and FAB-T run once per target class) and its step. Sent when a composite row's stage
+   * starts and at most every `stepEveryMs` otherwise; only without a pool (step callbacks do not
+   * cross threads).
+   */
+  | { type: 'attack-step'; name: string; stage: string; pass: number; step: number; index: number; total: number }
   | { type: 'attack-done'; name: string; robustAccuracy: number; seconds: number; index: number; total: number };
+
+/** Where a long row is, for people: `apgd-t pass 3, step 40`. */
+export function describeStep(e: { stage: string; pass: number; step: number }): string {
+  return `${e.stage}${e.pass > 1 ? ` pass ${e.pass}` : ''}, step ${e.step}`;
+}
 
 /** sha256 of a model's model.json text and weight bytes: identifies exactly what was evaluated. */
 export function modelSha256(bytes: ModelBytes): string {
@@ -163,9 +177,29 @@ export async function evaluateShard(options: EvaluateOptions): Promise<Evaluatio
     const swept = attacks.filter((a) => SWEPT_ROWS.includes(a.label));
     const total = attacks.length + swept.length * fractions.length;
     const target = options.pool ? undefined : fromLayersModel(model);
-    const run = (attack: string, attackOptions: Readonly<Record<string, unknown>>, atEps: number): Promise<AttackReport> => {
+    const stepEveryMs = options.stepEveryMs ?? 5000;
+    /** Step progress of row `name` (the `index`-th phase), throttled; undefined with a pool. */
+    const stepReporter = (name: string, attack: string, index: number) => {
+      const onProgress = options.onProgress;
+      if (!onProgress || options.pool) return undefined;
+      let stage = attack;
+      let pass = 1;
+      let last = performance.now();
+      return (e: StepEvent) => {
+        const now = performance.now();
+        const newStage = e.attack !== stage;
+        if (newStage) pass = 1;
+        else if (e.step === 0) pass++; // the stage starts again (another target class, a restart)
+        stage = e.attack;
+        // A composite row's stage change is news at once; otherwise at most every stepEveryMs.
+        if (!newStage && now - last < stepEveryMs) return;
+        last = now;
+        onProgress({ type: 'attack-step', name, stage, pass, step: e.step, index, total });
+      };
+    };
+    const run = (attack: string, attackOptions: Readonly<Record<string, unknown>>, atEps: number, onStep?: (e: StepEvent) => void): Promise<AttackReport> => {
       // Draws are keyed by the global sample index: a slice gets the draws it gets in the whole set.
-      const runOptions = { ...attackOptions, eps: atEps, norm, seed, indexOffset: start, ...(options.signal ? { signal: options.signal } : {}) };
+      const runOptions = { ...attackOptions, eps: atEps, norm, seed, indexOffset: start, ...(options.signal ? { signal: options.signal } : {}), ...(onStep ? { onStep } : {}) };
       return options.pool
         ? runAttackParallel(options.pool, { target: bytes }, x, labels, attack, runOptions)
         : runAttackByName(attack, target!, x, labels, runOptions);
@@ -173,7 +207,7 @@ export async function evaluateShard(options: EvaluateOptions): Promise<Evaluatio
     for (const [index, a] of attacks.entries()) {
       options.signal?.throwIfAborted();
       options.onProgress?.({ type: 'attack-start', name: a.label, index, total });
-      const report = await run(a.attack, a.options, eps);
+      const report = await run(a.attack, a.options, eps, stepReporter(a.label, a.attack, index));
       reports.push(report);
       for (const w of report.warnings) warnings.set(w.id, { id: w.id, message: w.message });
       rows.push({

@@ -30,6 +30,7 @@ export function createEvaluationTelemetry(attrs: SpanAttributes, options: Evalua
   const base = cleanAttributes(attrs);
   let n = 0;
   let open: Span | undefined;
+  let lastStage = '';
   return {
     onProgress(event) {
       switch (event.type) {
@@ -42,7 +43,13 @@ export function createEvaluationTelemetry(attrs: SpanAttributes, options: Evalua
         }
         case 'attack-start':
           open?.end();
+          lastStage = '';
           open = getTracer().startSpan(SPAN.ATTACK, { kind: SpanKind.INTERNAL, attributes: { ...base, [ATTR.ATTACK]: event.name, 'harden.attack_index': event.index, 'harden.attack_total': event.total } }, parent);
+          break;
+        case 'attack-step':
+          // Stage changes inside a row (AutoAttack's) as events of its span.
+          if (open && event.stage !== lastStage) open.addEvent('stage', { [ATTR.ATTACK]: event.stage });
+          lastStage = event.stage;
           break;
         case 'attack-done': {
           const span = open ?? getTracer().startSpan(SPAN.ATTACK, { attributes: { ...base, [ATTR.ATTACK]: event.name } }, parent);

@@ -3,7 +3,7 @@
  * `phase` event per attack row, the fraction of rows done. Used by the evaluation service for
  * in-process evaluations and by shard workers (`harden worker`), whose fraction is their shard's.
  */
-import type { EvaluationEvent } from '../../libs/evaluation/index.js';
+import { describeStep, type EvaluationEvent } from '../../libs/evaluation/index.js';
 import type { JobProgress } from '../../libs/jobs/index.js';
 
 export interface ProgressSink {
@@ -15,6 +15,9 @@ export function relayEvaluation(sink: ProgressSink, e: EvaluationEvent): void {
   if (e.type === 'attack-start') {
     sink.emit('phase', { phase: `attack ${e.name}`, message: `${e.index + 1}/${e.total}` });
     sink.progress({ phase: `attack ${e.name}`, fraction: e.index / e.total });
+  } else if (e.type === 'attack-step') {
+    // A long row's stage and step: progress only (no event per step).
+    sink.progress({ phase: `attack ${e.name} (${describeStep(e)})` });
   } else if (e.type === 'attack-done') {
     sink.progress({ fraction: (e.index + 1) / e.total });
   }
