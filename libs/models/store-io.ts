@@ -147,6 +147,8 @@ async function readKey(store: ArtifactStore, key: string, what: string): Promise
     if (StorageError.is(cause, 'invalid-key')) {
       throw new ModelError('invalid-options', `invalid model folder: ${(cause as Error).message}`, { cause });
     }
+    // Read through a verified folder (a checkpoint): bytes that do not match its manifest.
+    if (StorageError.is(cause, 'digest-mismatch')) throw new ModelError('corrupt', `damaged ${what}: ${(cause as Error).message}`, { cause });
     throw new ModelError('io', `cannot read ${what} at ${store.uri}/${key}: ${(cause as Error).message}`, { cause });
   }
 }

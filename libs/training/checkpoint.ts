@@ -12,15 +12,16 @@
  * latest.json               pointer to the newest complete checkpoint — written last
  * ```
  *
- * A checkpoint exists once `latest.json` names it; its manifest is checked when it is opened. Only
- * the latest and the best epochs are kept: older folders are deleted after `latest.json` moves on
- * (their manifest first, so a half-deleted folder never looks complete).
+ * A checkpoint exists once `latest.json` names it. Its folder is a manifested folder (libs/storage
+ * manifest.ts): files are hashed as they are written — no read-back, which matters for large models
+ * on S3 — and every read of an opened checkpoint is checked against the manifest, model files
+ * included. Only the latest and the best epochs are kept: older folders are deleted after
+ * `latest.json` moves on (their manifest first, so a half-deleted folder never looks complete).
  */
-import { createHash } from 'node:crypto';
 import type { tfl } from '../engine/index.js';
 import type { RngState } from '../data/index.js';
 import { loadModel, ModelError, saveModel } from '../models/index.js';
-import { StorageError, type ArtifactStore } from '../storage/index.js';
+import { readVerified, startManifest, StorageError, type ArtifactStore } from '../storage/index.js';
 import { TrainingError } from './errors.js';
 import type { Collapse } from './evaluate.js';
 import type { MethodModels, MethodName } from './method.js';
@@ -85,11 +86,6 @@ interface OptimizerIndex {
   buffers: { name: string; shape: number[]; offset: number; length: number }[];
 }
 
-interface Manifest {
-  version: typeof CHECKPOINT_VERSION;
-  files: { key: string; bytes: number; sha256: string }[];
-}
-
 /** The checkpoint folder of a (1-based) epoch: `epoch-0003`. */
 export function checkpointKey(epoch: number): string {
   return `epoch-${String(epoch).padStart(4, '0')}`;
@@ -97,10 +93,6 @@ export function checkpointKey(epoch: number): string {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 async function storeCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
@@ -110,7 +102,9 @@ async function storeCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
     if (StorageError.is(cause, 'not-found') || ModelError.is(cause, 'not-found')) {
       throw new TrainingError('not-found', `${what}: ${(cause as Error).message}`, { cause });
     }
-    if (ModelError.is(cause, 'corrupt')) throw new TrainingError('corrupt', `${what}: ${(cause as Error).message}`, { cause });
+    if (ModelError.is(cause, 'corrupt') || StorageError.is(cause, 'digest-mismatch') || StorageError.is(cause, 'corrupt')) {
+      throw new TrainingError('corrupt', `${what}: ${(cause as Error).message}`, { cause });
+    }
     throw new TrainingError('io', `${what}: ${(cause as Error).message}`, { cause });
   }
 }
@@ -159,20 +153,16 @@ export interface WriteCheckpointOptions {
 export async function writeCheckpoint(store: ArtifactStore, { models, optimizer, state }: WriteCheckpointOptions): Promise<string> {
   const key = checkpointKey(state.epoch);
   return storeCall(`writing checkpoint ${store.uri}/${key}`, async () => {
-    await store.delete(`${key}/manifest.json`);
-    await saveModel(models.target, store, `${key}/target`);
-    if (models.guidance) await saveModel(models.guidance, store, `${key}/guidance`);
+    // Removes an old manifest first: a folder being rewritten never looks complete.
+    const folder = await startManifest(store, key);
+    await saveModel(models.target, folder.store, 'target');
+    if (models.guidance) await saveModel(models.guidance, folder.store, 'guidance');
     const { bin, index } = optimizerFiles(await optimizer.exportState());
-    await store.put(`${key}/optimizer.bin`, bin);
-    await putJson(store, `${key}/optimizer.json`, index);
-    await putJson(store, `${key}/state.json`, state);
-    const files: Manifest['files'] = [];
-    for (const k of await store.list(`${key}/`)) {
-      if (k === `${key}/manifest.json`) continue;
-      const bytes = await store.get(k);
-      files.push({ key: k.slice(key.length + 1), bytes: bytes.byteLength, sha256: sha256(bytes) });
-    }
-    await putJson(store, `${key}/manifest.json`, { version: CHECKPOINT_VERSION, files } satisfies Manifest);
+    await folder.store.put('optimizer.bin', bin);
+    await putJson(folder.store, 'optimizer.json', index);
+    await putJson(folder.store, 'state.json', state);
+    // Drops leftovers of an earlier attempt at this epoch, then writes manifest.json.
+    await folder.commit();
     return key;
   });
 }
@@ -227,36 +217,24 @@ export interface Checkpoint {
   loadModel(role: 'target' | 'guidance'): Promise<tfl.LayersModel>;
 }
 
-/** Opens the checkpoint in folder `key` (e.g. from `readPointer`), checking every file against its manifest. */
+/** Opens the checkpoint in folder `key` (e.g. from `readPointer`); every file it reads is checked against its manifest. */
 export async function openCheckpoint(store: ArtifactStore, key: string): Promise<Checkpoint> {
   const where = `${store.uri}/${key}`;
-  const files = new Map<string, Uint8Array>();
-  const manifest = await storeCall(`opening checkpoint ${where}`, async () => {
-    const m = parseJson<Manifest>(await store.get(`${key}/manifest.json`), `${where}/manifest.json`);
-    if (!Array.isArray(m?.files)) throw new TrainingError('corrupt', `${where}/manifest.json lists no files`);
-    for (const f of m.files) {
-      const bytes = await store.get(`${key}/${f.key}`);
-      if (bytes.byteLength !== f.bytes || sha256(bytes) !== f.sha256) {
-        throw new TrainingError('corrupt', `${where}/${f.key} does not match its sha256 in manifest.json`);
-      }
-      files.set(f.key, bytes);
-    }
-    return m;
-  });
-  const need = (name: string): Uint8Array => {
-    const bytes = files.get(name);
-    if (!bytes) throw new TrainingError('corrupt', `${where}/manifest.json does not list ${name}`);
-    return bytes;
+  const folder = await storeCall(`opening checkpoint ${where}`, () => readVerified(store, key));
+  const manifest = folder.manifest;
+  const need = (name: string): Promise<Uint8Array> => {
+    if (!manifest.files.some((f) => f.key === name)) throw new TrainingError('corrupt', `${where}/manifest.json does not list ${name}`);
+    return storeCall(`reading ${where}/${name}`, () => folder.get(name));
   };
-  const state = parseJson<TrainingState>(need('state.json'), `${where}/state.json`);
+  const state = parseJson<TrainingState>(await need('state.json'), `${where}/state.json`);
   if (state?.version !== CHECKPOINT_VERSION || !Number.isInteger(state.epoch) || !Array.isArray(state.history)) {
     throw new TrainingError('corrupt', `${where}/state.json is not a version ${CHECKPOINT_VERSION} training state`);
   }
-  const index = parseJson<OptimizerIndex>(need('optimizer.json'), `${where}/optimizer.json`);
-  const bin = need('optimizer.bin');
+  const index = parseJson<OptimizerIndex>(await need('optimizer.json'), `${where}/optimizer.json`);
+  const bin = await need('optimizer.bin');
   const hasGuidance = manifest.files.some((f) => f.key === 'guidance/model.json');
 
-  const loadRole = (role: 'target' | 'guidance') => storeCall(`loading the ${role} model of ${where}`, () => loadModel(store, `${key}/${role}`));
+  const loadRole = (role: 'target' | 'guidance') => storeCall(`loading the ${role} model of ${where}`, () => loadModel(folder.store, role));
 
   return {
     key,

@@ -117,6 +117,15 @@ describe('train', () => {
     bytes[0] ^= 1;
     await store.put('epoch-0003/optimizer.bin', bytes);
     await assert.rejects(openCheckpoint(store, 'epoch-0003'), (e: unknown) => TrainingError.is(e, 'corrupt') && /sha256/.test((e as Error).message));
+    bytes[0] ^= 1;
+    await store.put('epoch-0003/optimizer.bin', bytes);
+    // Model files are checked when read, too.
+    const weightsKey = keys.find((k) => k.startsWith('epoch-0003/target/') && !k.endsWith('model.json'))!;
+    const weights = await store.get(weightsKey);
+    weights[weights.length - 1] ^= 1;
+    await store.put(weightsKey, weights);
+    const opened = await openCheckpoint(store, 'epoch-0003');
+    await assert.rejects(opened.loadModel('target'), (e: unknown) => TrainingError.is(e, 'corrupt') && /sha256/.test((e as Error).message));
     dispose(o);
   });
 
