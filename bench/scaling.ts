@@ -6,8 +6,8 @@
  * Three measurements, each with 1 and then 2 worker threads (or processes' worth of cores):
  * 1. input gradients of the reference CNN (what an attack step costs), each worker on its own batch
  *    of `batch` images, as `harden bench` does, but over longer runs (`repeats` runs of about
- *    `seconds` each, median) after a warm-up: the quick bench's two-second windows swing ±15% on a
- *    shared virtual machine;
+ *    `seconds` each per worker count, alternating between the counts, median) after a warm-up: the
+ *    quick bench's half-second windows swing ±15% on a shared virtual machine;
  * 2. a multiply-add loop over 8 KiB that stays in each core's L1 cache: the ceiling when nothing is
  *    shared (2.0× on two real cores; less if the two vCPUs are SMT siblings);
  * 3. a loop streaming a 64 MiB array: the ceiling when memory bandwidth and the shared cache are the
@@ -49,29 +49,36 @@ async function inputGradients(opts: Options): Promise<Scaling> {
   const model = buildModel(resolveModelConfig({ arch: 'ref-cnn', inputShape: [32, 32, 3], numClasses: 10, seed: 7 }));
   const bytes = await modelToBytes(model);
   model.dispose();
-  const rates: number[] = [];
-  for (const workers of [1, 2]) {
-    const pool = createWorkerPool({ size: workers, backend: 'wasm' });
-    try {
-      await pool.ready();
-      await pool.broadcast({ module: TASKS, fn: 'load' }, { model: bytes, batch: opts.batch, seed: 1 });
-      const run = async (steps: number) => {
-        const start = performance.now();
-        await pool.broadcast({ module: TASKS, fn: 'inputGradSteps' }, { steps });
-        return (performance.now() - start) / 1000;
-      };
-      // Warm up (V8 tiers wasm up after the first calls) and size a run to about `seconds`.
+  // Both pools stay up and their runs alternate (1, 2, 2, 1, …): the machine's speed drifts over
+  // seconds, and back-to-back blocks would let the drift into the ratio.
+  const pools = [createWorkerPool({ size: 1, backend: 'wasm' }), createWorkerPool({ size: 2, backend: 'wasm' })];
+  try {
+    const runs = await Promise.all(
+      pools.map(async (pool) => {
+        await pool.ready();
+        await pool.broadcast({ module: TASKS, fn: 'load' }, { model: bytes, batch: opts.batch, seed: 1 });
+        return async (steps: number) => {
+          const start = performance.now();
+          await pool.broadcast({ module: TASKS, fn: 'inputGradSteps' }, { steps });
+          return (performance.now() - start) / 1000;
+        };
+      }),
+    );
+    // Warm up (V8 tiers wasm up after the first calls) and size a run to about `seconds`.
+    const steps: number[] = [];
+    for (const run of runs) {
       let perStep = (await run(3)) / 3;
       perStep = Math.min(perStep, (await run(3)) / 3);
-      const steps = Math.max(2, Math.round(opts.seconds / perStep));
-      const runs: number[] = [];
-      for (let r = 0; r < opts.repeats; r++) runs.push((steps * opts.batch * workers) / (await run(steps)));
-      rates.push(median(runs));
-    } finally {
-      await pool.close();
+      steps.push(Math.max(2, Math.round(opts.seconds / perStep)));
     }
+    const rates: number[][] = [[], []];
+    for (let r = 0; r < opts.repeats; r++) {
+      for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) rates[i].push((steps[i] * opts.batch * (i + 1)) / (await runs[i](steps[i])));
+    }
+    return scaling(median(rates[0]), median(rates[1]), 'img/s');
+  } finally {
+    await Promise.all(pools.map((p) => p.close()));
   }
-  return scaling(rates[0], rates[1], 'img/s');
 }
 
 /** Work for plain worker threads: an L1-resident multiply-add loop, or a memory-streaming loop. */

@@ -35,6 +35,21 @@ describe('harden CLI end to end', () => {
     assert.deepEqual(names.sort(), ['cpu', 'tensorflow', 'wasm', 'webgpu']);
   });
 
+  it('bench --quick --json measures the reference CNN with 1 and 2 workers, PGD-20 and a D2R step', () => {
+    const r = harden(['bench', '--quick', '--backend', 'wasm', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const results = r.json?.results as Array<{ model: string; backend: string; workers: number; batch: number; train_img_s: number; input_grad_img_s: number; input_grad_gflop_s: number }>;
+    const ref = results.filter((x) => x.model === 'ref-cnn');
+    assert.deepEqual(ref.map((x) => [x.backend, x.workers, x.batch]), [['wasm', 1, 64], ['wasm', 2, 64]]);
+    for (const x of results) assert.ok(x.train_img_s > 0 && x.input_grad_img_s > 0 && x.input_grad_gflop_s > 0, JSON.stringify(x));
+    assert.ok(results.some((x) => x.model === 'preact-resnet18'));
+    assert.match(r.stderr, /ref-cnn on wasm .*1 and 2 workers in alternating windows/);
+    const attacks = r.json?.attacks as Array<{ attack: string; img_s: number }>;
+    const d2r = r.json?.d2r as Array<{ img_s: number }>;
+    assert.ok(attacks.length >= 1 && attacks.every((a) => a.img_s > 0));
+    assert.ok(d2r.length >= 1 && d2r.every((a) => a.img_s > 0));
+  });
+
   it('trains, attacks the saved model, evaluates it and gates on the report', () => {
     const t = harden(['train', '--method', 'standard', '--arch', 'small-cnn', '--dataset', 'mnist', '--limit', '256', '--epochs', '1', '--batch', '32', '--lr', '0.05',
       '--eval-size', '32', '--eval-steps', '2', '--out', out, '--json']);

@@ -1,13 +1,19 @@
 /**
  * `harden bench`: training-step and input-gradient throughput per backend, model and worker count.
  *
- * One worker runs in the main thread. N workers run data parallel in a worker pool: for input
- * gradients each worker processes its own batch of `batch` images (attack generation splits work
- * this way); for training the global batch is split across workers, gradients are averaged in the
- * main thread and every replica applies the same update (synchronous data parallelism).
+ * Workers run data parallel in a worker pool: for input gradients each worker processes its own
+ * batch of `batch` images (attack generation splits work this way); for training the global batch
+ * is split across workers, gradients are averaged in the main thread and every replica applies the
+ * same update (synchronous data parallelism). A case measured with one worker only (cpu, webgpu,
+ * --workers 1) runs in the main thread.
  *
  * GFLOP/s counts 2 FLOPs per multiply-add: a training step as 3× the forward pass, an input-gradient
  * step as 2× (forward + backward to the input).
+ *
+ * When a case is measured with several worker counts, their timed windows alternate (1, 2, 2, 1,
+ * 1, 2, …) and each rate is the median of its windows: a shared machine's speed drifts over
+ * seconds (one worker alone swung 315 ↔ 445 img/s in phases on the 2-core development VM), and
+ * back-to-back blocks let that drift into the ratio between worker counts.
  */
 import { createWorkerPool, initEngine, tf, type BackendName } from '../../libs/engine/index.js';
 import { buildModel, countParams, forwardMacs, modelToBytes, resolveModelConfig, type ArchName } from '../../libs/models/index.js';
@@ -27,6 +33,8 @@ export interface BenchCase {
   warmupSeconds: number;
   /** Also measure with more than one worker. */
   parallel: boolean;
+  /** Alternating windows per worker count when several are measured (each about minSeconds / rounds long). */
+  rounds: number;
 }
 
 export interface BenchRow {
@@ -62,6 +70,7 @@ export function benchCases(quick: boolean, backend: BackendName): BenchCase[] {
     warmup: slow ? 1 : 3,
     warmupSeconds: slow ? 0 : quick ? 1.5 : 3,
     parallel: true,
+    rounds: quick ? 4 : 6,
   };
   // PreActResNet-18 costs ~0.56 GMAC per 32×32 image: a few img/s per CPU core, so --quick takes a
   // small batch, one timed step and one worker; the full run uses the paper's batch of 128.
@@ -74,6 +83,7 @@ export function benchCases(quick: boolean, backend: BackendName): BenchCase[] {
     warmup: 1,
     warmupSeconds: 0,
     parallel: !quick,
+    rounds: 2,
   };
   return slow ? [ref] : [ref, resnet];
 }
@@ -147,6 +157,82 @@ async function measureParallel(
   }
 }
 
+/** Something timed in windows: runs `steps` steps, returns seconds; `images` per step. */
+interface Timed {
+  run(steps: number): Promise<number>;
+  images: number;
+}
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * Images per second of each of `timed`, measured in alternating windows (ABBA order, so a linear
+ * drift weighs on every one alike) after each one's warm-up; the median window of each.
+ */
+async function interleaved(timed: Timed[], c: BenchCase): Promise<number[]> {
+  const perStep: number[] = [];
+  for (const t of timed) {
+    let warm = 0;
+    while (c.warmup > 0 && warm < c.warmupSeconds) warm += await t.run(c.warmup);
+    perStep.push((await t.run(1)) || 1e-3);
+  }
+  const window = c.minSeconds / c.rounds;
+  const steps = perStep.map((sec) => Math.max(1, Math.round(window / sec)));
+  const rates: number[][] = timed.map(() => []);
+  for (let r = 0; r < c.rounds; r++) {
+    const order = timed.map((_, i) => i);
+    if (r % 2 === 1) order.reverse();
+    for (const i of order) rates[i].push((steps[i] * timed[i].images) / (await timed[i].run(steps[i])));
+  }
+  return rates.map(median);
+}
+
+/**
+ * Input-gradient and training rates for each worker count, their windows interleaved (see the
+ * module comment). Every count runs in a pool of its own, one worker included, so that all of them
+ * pay the same messaging and none runs in this busy thread.
+ */
+async function measureInterleaved(bytes: tasks.LoadPayload['model'], c: BenchCase, backend: BackendName, counts: number[]): Promise<Map<number, { train: number; inputGrad: number }>> {
+  const pools = new Map(counts.map((w) => [w, createWorkerPool({ size: w, backend })]));
+  try {
+    await Promise.all([...pools.values()].map((p) => p.ready()));
+    const timedPool = (w: number, images: number, fn: (pool: ReturnType<typeof createWorkerPool>, steps: number) => Promise<void>): Timed => ({
+      images,
+      async run(steps) {
+        const start = performance.now();
+        await fn(pools.get(w)!, steps);
+        return (performance.now() - start) / 1000;
+      },
+    });
+    // Input gradients: each worker runs its own full batch.
+    for (const pool of pools.values()) await pool.broadcast(task('load'), { model: bytes, batch: c.batch, seed: 1 });
+    const inputGrad = await interleaved(
+      counts.map((w) => timedPool(w, c.batch * w, async (pool, steps) => void (await pool.broadcast(task('inputGradSteps'), { steps })))),
+      c,
+    );
+    // Training: the global batch split over the workers, gradients averaged here.
+    for (const [w, pool] of pools) await pool.broadcast(task('load'), { model: bytes, batch: Math.ceil(c.batch / w), seed: 1 });
+    const train = await interleaved(
+      counts.map((w) =>
+        timedPool(w, Math.ceil(c.batch / w) * w, async (pool, steps) => {
+          // One worker trains on its own; more average their gradients here.
+          if (w === 1) return void (await pool.broadcast(task('trainSteps'), { steps }));
+          for (let s = 0; s < steps; s++) {
+            const grads = await pool.broadcast<Float32Array>(task('gradients'), {});
+            const avg = new Float32Array(grads[0].length);
+            for (const g of grads) for (let i = 0; i < g.length; i++) avg[i] += g[i] / grads.length;
+            await pool.broadcast(task('applyGradients'), { grads: avg });
+          }
+        }),
+      ),
+      c,
+    );
+    return new Map(counts.map((w, i) => [w, { train: train[i], inputGrad: inputGrad[i] }]));
+  } finally {
+    await Promise.all([...pools.values()].map((p) => p.close()));
+  }
+}
+
 const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
 
 export interface BenchResults {
@@ -191,11 +277,14 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       const params = countParams(model).trainable;
       const bytes = await modelToBytes(model);
       model.dispose();
-      for (const workers of options.workers) {
-        // One GPU is one engine; cpu is a reference only.
-        if (workers > 1 && (!c.parallel || backend === 'webgpu' || backend === 'cpu')) continue;
-        options.onProgress?.(`bench: ${c.model} on ${backend} (${engine.device}), batch ${c.batch}, ${workers} worker(s)…`);
-        const m = workers === 1 ? await measureInProcess(bytes, c) : await measureParallel(bytes, c, backend, workers);
+      // One GPU is one engine; cpu is a reference only.
+      const counts = options.workers.filter((w) => w === 1 || (c.parallel && backend !== 'webgpu' && backend !== 'cpu'));
+      const together = counts.length > 1 && counts.includes(1);
+      if (together) options.onProgress?.(`bench: ${c.model} on ${backend} (${engine.device}), batch ${c.batch}, ${counts.join(' and ')} workers in alternating windows…`);
+      const measured = together ? await measureInterleaved(bytes, c, backend, counts) : undefined;
+      for (const workers of counts) {
+        if (!together) options.onProgress?.(`bench: ${c.model} on ${backend} (${engine.device}), batch ${c.batch}, ${workers} worker(s)…`);
+        const m = measured?.get(workers) ?? (workers === 1 ? await measureInProcess(bytes, c) : await measureParallel(bytes, c, backend, workers));
         const row: BenchRow = {
           model: c.model,
           backend,
