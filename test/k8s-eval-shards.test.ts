@@ -166,6 +166,17 @@ describe('sharded evaluation on Kubernetes (Indexed Job)', () => {
       report.attacks.map((a) => [a.name, a.robust_accuracy]),
       (single.attacks as Array<{ name: string; robust_accuracy: number }>).map((a) => [a.name, a.robust_accuracy]),
     );
+    // What a client watching the evaluation sees: the shards and the Job's progress as phases.
+    const phases: string[] = [];
+    for await (const r of client.watchEvaluation({ evaluationId: id })) {
+      const k = r.event!.kind;
+      if (k.case === 'phaseStarted') phases.push(`${k.value.phase}: ${k.value.message}`);
+      if (k.case === 'warning') assert.ok(!['shard', 'k8s'].includes(k.value.id), `no ${k.value.id} event shown as a warning`);
+    }
+    assert.ok(phases.some((p) => /^shard done: shard 1 of 3: 10 images, clean [\d.]+, robust [\d.]+$/.test(p)), phases.join('\n'));
+    assert.ok(phases.some((p) => /^shard done: shard 0 of 3: .*\(found in the store\)$/.test(p)));
+    assert.ok(phases.some((p) => /^k8s retrying: Job harden-eval-.*1 failed, 0\/3 shards done/.test(p)), phases.join('\n'));
+    assert.ok(phases.some((p) => /^attack pgd-20: shard 2: 2\/3$/.test(p)), 'shard workers\' phases name their shard');
     const got = await client.getReport({ reportId: id });
     assert.equal(got.report!.robustAccuracy, report.robust_accuracy);
   });

@@ -17,3 +17,4 @@ export {
   type SaveModelOptions,
 } from './store-io.js';
 export { ModelError, type ModelErrorCode } from './errors.js';
+export { withDropoutSeed } from './dropout-layer.js';

@@ -17,6 +17,7 @@
 import { tfl } from '../engine/index.js';
 import { batchNormalization } from './batch-norm-layer.js';
 import { conv2d } from './conv-layer.js';
+import { dropout } from './dropout-layer.js';
 
 type Sym = tfl.SymbolicTensor;
 
@@ -59,7 +60,7 @@ export interface LayerBuilder {
   maxPool(x: Sym, name: string): Sym;
   globalAvgPool(x: Sym, name: string): Sym;
   flatten(x: Sym, name: string): Sym;
-  /** Dropout (active only with `training: true`). Unseeded on purpose: a seeded tfjs dropout layer draws the same mask every step. */
+  /** Dropout (active only with `training: true`); masks reproducible inside `withDropoutSeed` (dropout-layer.ts). */
   dropout(x: Sym, rate: number, name: string): Sym;
 }
 
@@ -122,7 +123,7 @@ export function createLayerBuilder(seed: number): LayerBuilder {
     maxPool: (x, name) => apply(tfl.layers.maxPooling2d({ name, poolSize: 2, strides: 2, padding: 'valid' }), x),
     globalAvgPool: (x, name) => apply(tfl.layers.globalAveragePooling2d({ name }), x),
     flatten: (x, name) => apply(tfl.layers.flatten({ name }), x),
-    dropout: (x, rate, name) => apply(tfl.layers.dropout({ name, rate }), x),
+    dropout: (x, rate, name) => apply(dropout({ name, rate }), x),
   };
 }
 

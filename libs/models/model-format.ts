@@ -7,6 +7,7 @@ import { tf, tfl } from '../engine/index.js';
 // Register our Conv2D and BatchNormalization under the stock names before any model.json is deserialised.
 import './batch-norm-layer.js';
 import './conv-layer.js';
+import './dropout-layer.js';
 import { ModelError } from './errors.js';
 
 /** The file name of the topology + manifest inside a model folder. */

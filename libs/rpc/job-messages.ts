@@ -93,8 +93,25 @@ function kindOf(e: JobEventRecord): EventKind {
       return { case: 'checkpointSaved', value: { epoch: int(d.epoch), uri: str(d.uri), best: d.best === true } };
     case 'resumed':
       return { case: 'resumed', value: { epoch: int(d.epoch), uri: str(d.uri) } };
-    case 'phase':
-      return { case: 'phaseStarted', value: { phase: str(d.phase), message: str(d.message) } };
+    case 'phase': {
+      // A shard worker's phase names its shard (events of sharded jobs carry `shard`).
+      const shard = typeof d.shard === 'number' ? `shard ${d.shard}` : '';
+      return { case: 'phaseStarted', value: { phase: str(d.phase), message: [shard, str(d.message)].filter(Boolean).join(': ') } };
+    }
+    case 'shard':
+      return {
+        case: 'phaseStarted',
+        value: {
+          phase: 'shard done',
+          message: `shard ${int(d.index)} of ${int(d.count)}: ${int(d.n)} images, clean ${num(d.clean_accuracy).toFixed(4)}, robust ${num(d.robust_accuracy).toFixed(4)}${d.reused === true ? ' (found in the store)' : ''}`,
+        },
+      };
+    case 'k8s': {
+      // The Kubernetes runner's view of the job's Job: `k8s pending`, `k8s running`, `k8s retrying`.
+      const shards = typeof d.completions === 'number' ? `, ${int(d.succeeded)}/${int(d.completions)} shards done` : '';
+      const counts = `Job ${str(d.job_name)}: ${int(d.active)} active, ${int(d.ready)} ready, ${int(d.failed)} failed${shards}`;
+      return { case: 'phaseStarted', value: { phase: `k8s ${str(d.phase)}`, message: [counts, str(d.message)].filter(Boolean).join('; ') } };
+    }
     case 'report':
       return {
         case: 'reportLinked',

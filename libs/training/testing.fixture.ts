@@ -4,6 +4,7 @@
  */
 import { tfl } from '../engine/index.js';
 import { createDataset, createRng, type Dataset } from '../data/index.js';
+import { dropout } from '../models/dropout-layer.js';
 
 export interface TinyModelOptions {
   seed: number;
@@ -15,11 +16,13 @@ export interface TinyModelOptions {
   batchNorm?: boolean;
   /** @default 'tiny' */
   name?: string;
+  /** Dropout rate before the dense layer (the models' own Dropout layer); 0 for none. @default 0 */
+  dropout?: number;
 }
 
-/** conv3×3 4 → [BN] → ReLU → conv3×3 8 stride 2 → ReLU → flatten → dense (logits). */
+/** conv3×3 4 → [BN] → ReLU → conv3×3 8 stride 2 → ReLU → flatten → [dropout] → dense (logits). */
 export function tinyModel(options: TinyModelOptions): tfl.LayersModel {
-  const { seed, inputShape = [8, 8, 1], numClasses = 4, batchNorm = true, name = 'tiny' } = options;
+  const { seed, inputShape = [8, 8, 1], numClasses = 4, batchNorm = true, name = 'tiny', dropout: rate = 0 } = options;
   const init = (k: number) => tfl.initializers.glorotUniform({ seed: seed * 10 + k });
   const input = tfl.input({ shape: inputShape });
   // No bias before BatchNorm (its gradient would be exactly 0 in train mode), as in the ResNets.
@@ -29,6 +32,7 @@ export function tinyModel(options: TinyModelOptions): tfl.LayersModel {
   x = tfl.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: init(2) }).apply(x) as tfl.SymbolicTensor;
   x = tfl.layers.reLU().apply(x) as tfl.SymbolicTensor;
   x = tfl.layers.flatten().apply(x) as tfl.SymbolicTensor;
+  if (rate > 0) x = dropout({ rate }).apply(x) as tfl.SymbolicTensor;
   const out = tfl.layers.dense({ units: numClasses, kernelInitializer: init(3), biasInitializer: 'zeros' }).apply(x) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: out, name });
 }

@@ -5,13 +5,14 @@
  *
  * Determinism: the batch order and augmentation are functions of (seed, epoch, batch) (libs/data);
  * the random starts of the inner maximisation use a per-epoch seed drawn from the trainer's RNG,
- * whose state is checkpointed. So a run resumed from a checkpoint repeats the uninterrupted run's
- * arithmetic, except for dropout (tfjs draws dropout masks from an unseeded generator): models with
- * dropout (small-cnn's default 0.5) resume statistically, not bit-for-bit.
+ * whose state is checkpointed, and dropout masks come from a stream of (epoch seed, batch) too
+ * (libs/models `withDropoutSeed`). So a rerun with the same seed, or a run resumed from a
+ * checkpoint, repeats the uninterrupted run's arithmetic on the same backend.
  */
 import { tf } from '../engine/index.js';
 import { AttackError } from '../attacks/index.js';
 import { countBatches, createRng, deriveSeed, iterateBatches, takeDataset } from '../data/index.js';
+import { withDropoutSeed } from '../models/index.js';
 import {
   checkpointKey,
   openCheckpoint,
@@ -30,6 +31,9 @@ import type { MethodModels, MethodName } from './method.js';
 import { epsilonAt, learningRate } from './schedules.js';
 import { createSgd, type Sgd } from './sgd.js';
 import { collectParameters, createTrainingStep } from './step.js';
+
+/** Seed stream of the dropout masks (beside the inner maximisation's `deriveSeed(epochSeed, batch)`). */
+const DROPOUT_STREAM = 0xd0;
 
 export interface TrainingResult {
   method: MethodName;
@@ -153,15 +157,18 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
         const stepStart = performance.now();
         let loss: number;
         try {
-          ({ loss } = await guard(c.signal, () =>
-            step(x, y, batch.y, {
-              lr,
-              eps,
-              alpha: (c.alpha * eps) / c.eps,
-              steps: c.steps,
-              seed: deriveSeed(epochSeed, b),
-              ...(c.signal ? { signal: c.signal } : {}),
-            }),
+          // Dropout masks from their own stream of (epoch seed, batch): reruns and resumed runs draw the same ones.
+          ({ loss } = await withDropoutSeed(deriveSeed(epochSeed, b, DROPOUT_STREAM), () =>
+            guard(c.signal, () =>
+              step(x, y, batch.y, {
+                lr,
+                eps,
+                alpha: (c.alpha * eps) / c.eps,
+                steps: c.steps,
+                seed: deriveSeed(epochSeed, b),
+                ...(c.signal ? { signal: c.signal } : {}),
+              }),
+            ),
           ));
         } catch (error) {
           if (tf.getBackend() === 'wasm' && isWasmOutOfMemory(error)) {
