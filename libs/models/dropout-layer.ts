@@ -44,6 +44,26 @@ export async function withDropoutSeed<T>(seed: number, fn: () => Promise<T> | T)
   }
 }
 
+/**
+ * Runs forward pass `pass` of a step (synchronously) with masks from its own sub-stream of the
+ * step's seed, so that a pass run twice — once for its logits, again to back-propagate, as
+ * low-memory training does — draws the same masks both times, and the same as under one tape.
+ * Outside a `withDropoutSeed` scope it just runs `fn`.
+ */
+export function withDropoutPass<T>(pass: number, fn: () => T): T {
+  const outer = scope;
+  if (!outer) return fn();
+  scope = { seed: deriveSeed(outer.seed, PASS_STREAM, pass), draws: 0 };
+  try {
+    return fn();
+  } finally {
+    scope = outer;
+  }
+}
+
+/** Sub-streams of forward passes (apart from the step's own draws, `deriveSeed(seed, k)`). */
+const PASS_STREAM = 0x9a55;
+
 export class SeededDropout extends StockDropout {
   /** Serialised as, and deserialised from, a plain `Dropout`. */
   static override className = 'Dropout';

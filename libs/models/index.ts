@@ -17,4 +17,4 @@ export {
   type SaveModelOptions,
 } from './store-io.js';
 export { ModelError, type ModelErrorCode } from './errors.js';
-export { withDropoutSeed } from './dropout-layer.js';
+export { withDropoutPass, withDropoutSeed } from './dropout-layer.js';

@@ -5,6 +5,7 @@
  */
 import type { Tensor2D, Tensor4D, tfl } from '../engine/index.js';
 import type { tf } from '../engine/index.js';
+import { withDropoutPass } from '../models/index.js';
 import { TrainingError } from './errors.js';
 
 export type Scalar = ReturnType<typeof tf.scalar>;
@@ -102,9 +103,9 @@ export function passOperands(pass: ForwardPass, models: MethodModels, inputs: Lo
  * under the gradient tape.
  */
 export function methodLoss(method: TrainingMethod, models: MethodModels, inputs: LossInputs, weights: LossWeights): Scalar {
-  const logits = method.forwards(weights).map((pass) => {
+  const logits = method.forwards(weights).map((pass, i) => {
     const { model, input } = passOperands(pass, models, inputs);
-    return logitsOf(model, input, true);
+    return withDropoutPass(i, () => logitsOf(model, input, true));
   });
   return method.lossFromLogits(logits, inputs.yOneHot, weights);
 }

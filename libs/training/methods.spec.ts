@@ -3,6 +3,7 @@ import { before, describe, it } from 'node:test';
 import { initEngine, tf, type tfl } from '../engine/index.js';
 import { collectParameters, createSgd, createTrainingStep, getMethod, METHOD_NAMES, type MethodModels } from './index.js';
 import { prototypeDataset, tinyModel } from './testing.fixture.js';
+import { withDropoutSeed } from '../models/index.js';
 
 const data = prototypeDataset(16, { seed: 9 });
 const labels = data.labels;
@@ -53,18 +54,19 @@ describe('every method', () => {
       models.guidance?.dispose();
     });
 
-    it(`${name}: the low-memory 'recompute' gradients give the tape's update`, async () => {
+    it(`${name}: the low-memory 'recompute' gradients give the tape's update, dropout included`, async () => {
       const method = getMethod(name);
       const x = tf.tensor4d(data.images, [16, 8, 8, 1]);
       const y = tf.tensor1d(labels, 'int32');
       const weights = { beta: 6, lambda: 6 };
       const run = async (gradients: 'tape' | 'recompute') => {
-        const models: MethodModels = { target: tinyModel({ seed: 1 }), guidance: method.usesGuidance ? tinyModel({ seed: 2 }) : undefined };
+        // With dropout: each forward pass draws its masks from its own stream, so the recomputed pass sees the first one's.
+        const models: MethodModels = { target: tinyModel({ seed: 1, dropout: 0.3 }), guidance: method.usesGuidance ? tinyModel({ seed: 2, dropout: 0.3 }) : undefined };
         const { variables, names } = collectParameters(models);
         const optimizer = createSgd(variables, {}, names);
         const step = createTrainingStep({ method, models, optimizer, weights: { beta: method.weight?.name === 'beta' ? 6 : 0, lambda: weights.lambda }, numClasses: 4, gradients });
         const losses = [];
-        for (let i = 0; i < 2; i++) losses.push((await step(x, y, labels, { eps: 0.1, alpha: 0.02, steps: 2, seed: i, lr: 0.05 })).loss);
+        for (let i = 0; i < 2; i++) losses.push((await withDropoutSeed(100 + i, () => step(x, y, labels, { eps: 0.1, alpha: 0.02, steps: 2, seed: i, lr: 0.05 }))).loss);
         const out = [models.target, models.guidance].flatMap((m) => (m ? m.getWeights().map((w) => Array.from(w.dataSync())) : []));
         optimizer.dispose();
         models.target.dispose();

@@ -17,6 +17,7 @@
 import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, type Variable, type tfl } from '../engine/index.js';
 import { logitsOf, methodLoss, passOperands, type InnerMaxSettings, type LossInputs, type LossWeights, type MethodModels, type TrainingMethod } from './method.js';
 import type { Sgd } from './sgd.js';
+import { withDropoutPass } from '../models/index.js';
 
 /** The trainable variables of the models, target first, with stable names (`target/conv1/kernel`). */
 export function collectParameters(models: MethodModels): { variables: Variable[]; names: string[] } {
@@ -74,7 +75,8 @@ function snapshotStats(models: MethodModels): Array<[Variable, Tensor]> {
 
 function recomputeGradients(method: TrainingMethod, models: MethodModels, inputs: LossInputs, weights: LossWeights, variables: readonly Variable[]): Gradients {
   const passes = method.forwards(weights).map((pass) => passOperands(pass, models, inputs));
-  const logits = passes.map(({ model, input }) => tf.tidy(() => logitsOf(model, input, true)));
+  // Each pass draws its dropout masks from its own stream: the same in both rounds, and as under one tape.
+  const logits = passes.map(({ model, input }, i) => withDropoutPass(i, () => tf.tidy(() => logitsOf(model, input, true))));
   const stats = snapshotStats(models);
   const grads = new Map<Variable, Tensor>();
   try {
@@ -85,7 +87,7 @@ function recomputeGradients(method: TrainingMethod, models: MethodModels, inputs
       passes.forEach(({ model, input }, i) => {
         const vars = model.trainableWeights.map((w) => w.read() as Variable).filter((v) => owned.has(v));
         const dzi = dz[i];
-        const { value: s, grads: g } = tf.variableGrads(() => tf.sum(tf.mul(logitsOf(model, input, true), dzi)) as tf.Scalar, vars);
+        const { value: s, grads: g } = withDropoutPass(i, () => tf.variableGrads(() => tf.sum(tf.mul(logitsOf(model, input, true), dzi)) as tf.Scalar, vars));
         s.dispose();
         for (const v of vars) {
           const gi = g[v.name];
