@@ -19,6 +19,7 @@
  */
 import type { BatchNormalization } from '@tensorflow/tfjs-layers/dist/layers/normalization.js';
 import { tf, tfl } from '../engine/index.js';
+import { stockLayerClass } from './stock-layer.js';
 
 type BnArgs = NonNullable<Parameters<typeof tfl.layers.batchNormalization>[0]>;
 type Kwargs = Parameters<BatchNormalization['call']>[1];
@@ -36,13 +37,7 @@ interface BnFields {
   movingVariance: tfl.LayerVariable;
 }
 
-function stockBatchNormalization(): typeof BatchNormalization {
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap.BatchNormalization;
-  if (!entry) throw new Error('tfjs-layers registered no BatchNormalization class');
-  return entry[0] as unknown as typeof BatchNormalization;
-}
-
-const StockBatchNormalization = stockBatchNormalization();
+const StockBatchNormalization = stockLayerClass<typeof BatchNormalization>('BatchNormalization');
 
 /**
  * Training-mode batch norm over every axis but the last: returns y and the batch mean and biased

@@ -19,18 +19,12 @@
  */
 import type { Conv2D } from '@tensorflow/tfjs-layers/dist/layers/convolutional.js';
 import { tf, tfl } from '../engine/index.js';
+import { stockLayerClass } from './stock-layer.js';
 
 type ConvArgs = Parameters<typeof tfl.layers.conv2d>[0];
 type Kwargs = Parameters<Conv2D['call']>[1];
 
-/** The stock class, as tfjs-layers registered it (it does not export the class itself). */
-function stockConv2D(): typeof Conv2D {
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap.Conv2D;
-  if (!entry) throw new Error('tfjs-layers registered no Conv2D class');
-  return entry[0] as unknown as typeof Conv2D;
-}
-
-const StockConv2D = stockConv2D();
+const StockConv2D = stockLayerClass<typeof Conv2D>('Conv2D');
 
 export class TapedConv2D extends StockConv2D {
   /** Serialised as, and deserialised from, a plain `Conv2D`. */

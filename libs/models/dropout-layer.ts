@@ -15,17 +15,12 @@
 import type { Dropout } from '@tensorflow/tfjs-layers/dist/layers/core.js';
 import { deriveSeed } from '../data/rng.js';
 import { tf, tfl } from '../engine/index.js';
+import { stockLayerClass } from './stock-layer.js';
 
 type DropoutArgs = Parameters<typeof tfl.layers.dropout>[0];
 type Kwargs = Parameters<Dropout['call']>[1];
 
-function stockDropout(): typeof Dropout {
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap.Dropout;
-  if (!entry) throw new Error('tfjs-layers registered no Dropout class');
-  return entry[0] as unknown as typeof Dropout;
-}
-
-const StockDropout = stockDropout();
+const StockDropout = stockLayerClass<typeof Dropout>('Dropout');
 
 /** The seed scope of the step running in this thread, and how many masks it has drawn. */
 let scope: { seed: number; draws: number } | undefined;
