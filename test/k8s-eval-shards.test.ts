@@ -7,7 +7,7 @@
  * The merged report must equal what `harden eval` computes in one process.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ import { JobState } from '../libs/rpc/gen/robustness/v1/job_pb.js';
 import { JobWorkerService } from '../libs/rpc/gen/robustness/v1/worker_pb.js';
 import { createLogger } from '../libs/telemetry/index.js';
 import { startHardenServer, type HardenServer } from '../services/server/index.js';
-import { startFakeKubeApi, type FakeKubeApi } from './helpers/fake-kube-api.js';
+import { runJobPod, startFakeKubeApi, type FakeKubeApi } from './helpers/fake-kube-api.js';
 
 const CLI = new URL('../cli/main.js', import.meta.url).pathname;
 const NS = 'ml';
@@ -31,22 +31,8 @@ const LIMIT = 30;
 const EPS = 0.05;
 
 /** Runs index `index` of Indexed Job `name` as a process, as the kubelet would; resolves with its exit code. */
-function runPod(fake: FakeKubeApi, name: string, index: number, onStart: (child: ChildProcess) => void = () => undefined): Promise<number> {
-  const job = fake.jobs.get(`${NS}/${name}`)!;
-  const container = job.spec.template.spec.containers[0];
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HARDEN_BACKEND: 'wasm', POD_NAME: `${name}-${index}-${Math.random().toString(36).slice(2, 7)}`, JOB_COMPLETION_INDEX: String(index) };
-  for (const e of container.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
-  const child = spawn(process.execPath, [CLI, ...(container.args ?? [])], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  onStart(child);
-  return new Promise((resolve) =>
-    child.on('exit', (code, signal) => {
-      if (code !== 0 && !signal) process.stderr.write(`shard ${index} pod exited ${code}: ${stderr.slice(-2000)}\n`);
-      resolve(code ?? 137);
-    }),
-  );
-}
+const runPod = (fake: FakeKubeApi, name: string, index: number, onStart?: (child: ChildProcess) => void) =>
+  runJobPod(fake, NS, name, { extraEnv: { JOB_COMPLETION_INDEX: String(index) }, ...(onStart ? { onStart } : {}) });
 
 function cli(args: string[]): Record<string, unknown> {
   const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, HARDEN_BACKEND: 'wasm', HARDEN_WORKERS: '1' }, encoding: 'utf8', timeout: 300_000 });

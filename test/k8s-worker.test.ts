@@ -6,7 +6,7 @@
  * the retried pod resumes from that checkpoint; the job then gets its evaluation and SUCCEEDS.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,28 +19,12 @@ import { HardeningService } from '../libs/rpc/gen/robustness/v1/hardening_pb.js'
 import { JobState } from '../libs/rpc/gen/robustness/v1/job_pb.js';
 import { createLogger } from '../libs/telemetry/index.js';
 import { startHardenServer, type HardenServer } from '../services/server/index.js';
-import { startFakeKubeApi, type FakeKubeApi } from './helpers/fake-kube-api.js';
+import { runJobPod, startFakeKubeApi, type FakeKubeApi } from './helpers/fake-kube-api.js';
 
-const CLI = new URL('../cli/main.js', import.meta.url).pathname;
 const NS = 'ml';
 
 /** Runs the pod of Job `name` as a process; resolves with its exit code. */
-function runPod(fake: FakeKubeApi, name: string, onStart: (child: ChildProcess) => void): Promise<number> {
-  const job = fake.jobs.get(`${NS}/${name}`)!;
-  const container = job.spec.template.spec.containers[0];
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HARDEN_BACKEND: 'wasm', POD_NAME: `${name}-${Math.random().toString(36).slice(2, 7)}` };
-  for (const e of container.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
-  const child = spawn(process.execPath, [CLI, ...(container.args ?? [])], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  onStart(child);
-  return new Promise((resolve) =>
-    child.on('exit', (code, signal) => {
-      if (code !== 0 && !signal) process.stderr.write(`worker pod exited ${code}: ${stderr.slice(-2000)}\n`);
-      resolve(code ?? 137);
-    }),
-  );
-}
+const runPod = (fake: FakeKubeApi, name: string, onStart: (child: ChildProcess) => void) => runJobPod(fake, NS, name, { onStart });
 
 describe('Kubernetes runner with harden worker pods', () => {
   let fake: FakeKubeApi;

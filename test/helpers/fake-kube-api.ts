@@ -3,6 +3,7 @@
  * get, delete, list by label selector) over HTTP, with `Status` objects for errors, and lets the test
  * play the Job controller (set a Job's status, add pods, delete a Job behind the client's back).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -143,4 +144,30 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
       server.close(() => resolve());
     }),
   };
+}
+
+const CLI = new URL('../../cli/main.js', import.meta.url).pathname;
+
+/**
+ * Plays the kubelet for Job `namespace/name`: runs its pod's container (the harden CLI with the
+ * pod's arguments and plain environment values) as a process on the wasm engine, with `extraEnv`
+ * (e.g. JOB_COMPLETION_INDEX for an Indexed Job). Resolves with the exit code (137 when killed).
+ */
+export function runJobPod(fake: FakeKubeApi, namespace: string, name: string, options: { extraEnv?: Record<string, string>; onStart?: (child: ChildProcess) => void } = {}): Promise<number> {
+  const job = fake.jobs.get(key(namespace, name));
+  if (!job) throw new Error(`no Job ${namespace}/${name}`);
+  const container = job.spec.template.spec.containers[0];
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HARDEN_BACKEND: 'wasm', POD_NAME: `${name}-${Math.random().toString(36).slice(2, 7)}` };
+  for (const e of container.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+  Object.assign(env, options.extraEnv);
+  const child = spawn(process.execPath, [CLI, ...(container.args ?? [])], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  options.onStart?.(child);
+  return new Promise((resolve) =>
+    child.on('exit', (code, signal) => {
+      if (code !== 0 && !signal) process.stderr.write(`pod of ${name} exited ${code}: ${stderr.slice(-2000)}\n`);
+      resolve(code ?? 137);
+    }),
+  );
 }
