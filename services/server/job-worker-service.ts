@@ -86,7 +86,15 @@ export function createJobWorkerService(options: JobWorkerServiceOptions): Servic
         let all = fractions.get(job.id);
         if (!all || all.length !== shard.count) {
           // A new job: forget those that have ended (their last reports came before they ended).
-          for (const id of fractions.keys()) if (jobs.get(id).state !== 'RUNNING') fractions.delete(id);
+          for (const id of fractions.keys()) {
+            let ended = true;
+            try {
+              ended = jobs.get(id).state !== 'RUNNING';
+            } catch {
+              // gone from the store: forget it too
+            }
+            if (ended) fractions.delete(id);
+          }
           fractions.set(job.id, (all = new Float64Array(shard.count)));
         }
         all[shard.index] = Math.min(1, Math.max(0, progress.fraction));
