@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { createRestKubernetesApi } from '../libs/jobs/k8s-api.js';
 import { workerJobName } from '../libs/jobs/k8s-job-spec.js';
 import type { RobustnessReport } from '../libs/evaluation/index.js';
 import { createServiceClient, createTransport } from '../libs/rpc/index.js';
@@ -22,7 +21,7 @@ import { JobState } from '../libs/rpc/gen/robustness/v1/job_pb.js';
 import { JobWorkerService } from '../libs/rpc/gen/robustness/v1/worker_pb.js';
 import { createLogger } from '../libs/telemetry/index.js';
 import { startHardenServer, type HardenServer } from '../services/server/index.js';
-import { runJobPod, startFakeKubeApi, type FakeKubeApi } from './helpers/fake-kube-api.js';
+import { fakeRunnerOptions, runJobPod, startFakeKubeApi, type FakeKubeApi } from './helpers/fake-kube-api.js';
 
 const CLI = new URL('../cli/main.js', import.meta.url).pathname;
 const NS = 'ml';
@@ -63,15 +62,7 @@ describe('sharded evaluation on Kubernetes (Indexed Job)', () => {
       logger: createLogger('serve', { level: 'error' }),
       runner: 'kubernetes',
       evaluationShards: SHARDS,
-      evaluationKubernetes: {
-        api: createRestKubernetesApi({ server: fake.url, token: 't' }),
-        namespace: NS,
-        kind: 'evaluate',
-        // The worker reports to this server, whose address is known once it listens.
-        template: { image: 'harden:test', args: (id) => ['worker', '--job', id, '--server', url, '--report-every', '0.2'] },
-        settings: { backoffLimit: 2, namePrefix: 'harden-eval-' },
-        pollIntervalMs: 50,
-      },
+      evaluationKubernetes: fakeRunnerOptions(fake, NS, () => url, { kind: 'evaluate', settings: { namePrefix: 'harden-eval-' } }),
     });
     url = server.url;
   });

@@ -12,14 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { createRestKubernetesApi } from '../libs/jobs/k8s-api.js';
 import { workerJobName } from '../libs/jobs/k8s-job-spec.js';
 import { createServiceClient, createTransport } from '../libs/rpc/index.js';
 import { HardeningService } from '../libs/rpc/gen/robustness/v1/hardening_pb.js';
 import { JobState } from '../libs/rpc/gen/robustness/v1/job_pb.js';
 import { createLogger } from '../libs/telemetry/index.js';
 import { startHardenServer, type HardenServer } from '../services/server/index.js';
-import { runJobPod, startFakeKubeApi, type FakeKubeApi } from './helpers/fake-kube-api.js';
+import { fakeRunnerOptions, runJobPod, startFakeKubeApi, type FakeKubeApi } from './helpers/fake-kube-api.js';
 
 const NS = 'ml';
 
@@ -43,14 +42,7 @@ describe('Kubernetes runner with harden worker pods', () => {
       shutdownGraceMs: 5000,
       logger: createLogger('serve', { level: 'error' }),
       runner: 'kubernetes',
-      kubernetes: {
-        api: createRestKubernetesApi({ server: fake.url, token: 't' }),
-        namespace: NS,
-        // The worker reports to this server, whose address is known once it listens.
-        template: { image: 'harden:test', args: (id) => ['worker', '--job', id, '--server', url, '--report-every', '0.2'] },
-        settings: { backoffLimit: 2 },
-        pollIntervalMs: 50,
-      },
+      kubernetes: fakeRunnerOptions(fake, NS, () => url),
     });
     url = server.url;
   });

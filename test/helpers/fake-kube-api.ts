@@ -7,7 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { JobObject, PodObject } from '../../libs/jobs/k8s-api.js';
+import { createRestKubernetesApi, type JobObject, type PodObject } from '../../libs/jobs/k8s-api.js';
+import type { WorkerJobSettings } from '../../libs/jobs/k8s-job-spec.js';
+import type { KubernetesRunnerOptions } from '../../libs/jobs/k8s-runner.js';
 
 export interface RecordedRequest {
   method: string;
@@ -170,4 +172,20 @@ export function runJobPod(fake: FakeKubeApi, namespace: string, name: string, op
       resolve(code ?? 137);
     }),
   );
+}
+
+/**
+ * Options of a Kubernetes runner against `fake`: worker pods run `harden worker` reporting to
+ * `serverUrl()` (read when a Job is made: a server's address is known only once it listens) every
+ * 0.2 s, 2 retries, 50 ms status polls.
+ */
+export function fakeRunnerOptions(fake: FakeKubeApi, namespace: string, serverUrl: () => string, extra: { kind?: string; settings?: WorkerJobSettings } = {}): KubernetesRunnerOptions {
+  return {
+    api: createRestKubernetesApi({ server: fake.url, token: 't' }),
+    namespace,
+    ...(extra.kind ? { kind: extra.kind } : {}),
+    template: { image: 'harden:test', args: (id) => ['worker', '--job', id, '--server', serverUrl(), '--report-every', '0.2'] },
+    settings: { backoffLimit: 2, ...extra.settings },
+    pollIntervalMs: 50,
+  };
 }
