@@ -8,8 +8,8 @@
  *
  *   x' ← clip_[0,1]( clip_[x−ε, x+ε]( x' + α · sign(∇_x' Σ_batch KL(p_g(x) ‖ p_t(x'))) ) ),  α = 0.007
  *
- * with KL(p_g ‖ p_t) = Σ_c kl(z_t(x') ‖ p_g(x)), the element-wise
- * `kl(a ‖ b) = b · (log(b + 1e-5) − log_softmax(a))`. Both models run in inference mode (BatchNorm
+ * with KL(p_g ‖ p_t) = Σ_c p_g(x) · (log(p_g(x) + 1e-5) − log_softmax(z_t(x'))) (`elementwiseKl`,
+ * weighted by the guidance model's clean prediction). Both models run in inference mode (BatchNorm
  * uses running statistics, never updated). The objective pushes the target's prediction away from
  * the guidance model's clean prediction.
  *
@@ -62,9 +62,9 @@ function resolveCag(options: CagOptions): ResolvedCag {
   };
 }
 
-/** Σ_c kl(z_t ‖ p_g) per sample: KL(p_g(x) ‖ p_t(x')). */
+/** Σ_c of the element-wise KL(p_g(x) ‖ p_t(x')) per sample (`anchor` = p_g(x), `z` = z_t(x')). */
 function cagObjective(anchor: Tensor2D): LossFn {
-  return (z) => tf.sum(elementwiseKl(z, anchor), 1) as ReturnType<LossFn>;
+  return (z) => tf.sum(elementwiseKl(anchor, z), 1) as ReturnType<LossFn>;
 }
 
 function guidanceProbs(guidance: AttackModel, x: Tensor4D): Tensor2D {

@@ -18,12 +18,13 @@ export function oneHotRows(indices: Int32Array, numClasses: number): Tensor2D {
 }
 
 /**
- * The element-wise KL of the architecture doc: `kl(a ‖ b) = b · (log(b + 1e-5) − log_softmax(a))`
- * per class, so summing over classes gives KL(b ‖ softmax(a)). `logitsA` `[n, C]` logits, `probsB`
- * `[n, C]` probabilities.
+ * The element-wise KL of the architecture doc, in its one convention (the first argument weights):
+ * `KL(P ‖ Q)` per class as `P · (log(P + 1e-5) − log_softmax(z_Q))`, so summing over classes gives
+ * KL(P ‖ softmax(z_Q)) up to the smoothing. `probsP` `[n, C]` probabilities, `logitsQ` `[n, C]` logits.
+ * This is the authors' D2R code's element-wise KL (their `kl_Loss*`).
  */
-export function elementwiseKl(logitsA: Tensor2D, probsB: Tensor2D): Tensor2D {
-  return tf.tidy(() => tf.mul(probsB, tf.sub(tf.log(tf.add(probsB, KL_SMOOTHING)), tf.logSoftmax(logitsA))) as Tensor2D);
+export function elementwiseKl(probsP: Tensor2D, logitsQ: Tensor2D): Tensor2D {
+  return tf.tidy(() => tf.mul(probsP, tf.sub(tf.log(tf.add(probsP, KL_SMOOTHING)), tf.logSoftmax(logitsQ))) as Tensor2D);
 }
 
 /** Cross-entropy with the true class: `logsumexp(z) − z_y`. */
@@ -37,11 +38,11 @@ export function targetedCrossEntropy(tOneHot: Tensor2D): LossFn {
 }
 
 /**
- * TRADES-style KL: Σ_c kl(z ‖ p_anchor) = KL(p_anchor ‖ softmax(z)), with `anchorProbs` the clean
- * prediction (held constant).
+ * TRADES-style KL: Σ_c KL(p_anchor ‖ softmax(z)) per sample (element-wise as {@link elementwiseKl}),
+ * with `anchorProbs` the clean prediction (held constant).
  */
 export function klDivergence(anchorProbs: Tensor2D): LossFn {
-  return (z) => tf.sum(elementwiseKl(z, anchorProbs), 1) as Tensor1D;
+  return (z) => tf.sum(elementwiseKl(anchorProbs, z), 1) as Tensor1D;
 }
 
 function maxOther(z: Tensor2D, oneHot: Tensor2D): Tensor1D {

@@ -16,11 +16,12 @@ export const lbgat: TrainingMethod = {
   weight: { name: 'beta', default: 0 },
   defaultAlpha: (eps) => eps * KL_ALPHA_RATIO,
   perturb: async ({ target }, x, _labels, s) => klPgdExamples(target, x, s),
-  // T(x) is needed only for the β term.
-  forwards: ({ beta }) => [
-    { model: 'guidance', input: 'x' },
+  // The reference runs T(x') and T(x) and then G(x) in train mode, T(x) even with β = 0 (it is only
+  // in the β term, but the pass updates BatchNorm's running statistics with the clean batch).
+  forwards: () => [
     { model: 'target', input: 'xAdv' },
-    ...(beta === 0 ? [] : [{ model: 'target', input: 'x' } as const]),
+    { model: 'target', input: 'x' },
+    { model: 'guidance', input: 'x' },
   ],
-  lossFromLogits: ([zg, zAdv, zClean], yOneHot, { beta }) => lbgatLoss(zg, zAdv, zClean, yOneHot, beta),
+  lossFromLogits: ([zAdv, zClean, zg], yOneHot, { beta }) => lbgatLoss(zg, zAdv, zClean, yOneHot, beta),
 };

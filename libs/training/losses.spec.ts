@@ -11,11 +11,15 @@ const logSoftmax = (r: number[]) => {
   return r.map((v) => v - lse);
 };
 const softmax = (r: number[]) => logSoftmax(r).map(Math.exp);
-/** element-wise kl(a ‖ b) = b · (log(b + 1e-5) − log_softmax(a)); a logits, b probabilities */
-const kl = (a: number[], b: number[]) => b.map((bj, j) => bj * (Math.log(bj + 1e-5) - logSoftmax(a)[j]));
-const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
-const klBarJs = (A: Rows, B: Rows) => mean(A.flatMap((a, i) => kl(a, softmax(B[i]))));
-const klBatchJs = (A: Rows, B: Rows) => mean(A.map((a, i) => kl(a, softmax(B[i])).reduce((s, v) => s + v, 0)));
+/** element-wise KL(P ‖ Q) = P · (log(P + 1e-5) − log_softmax(z_Q)); P probabilities, z_Q logits (D2R's) */
+const kl = (p: number[], zq: number[]) => p.map((pj, j) => pj * (Math.log(pj + 1e-5) - logSoftmax(zq)[j]));
+const sum = (xs: number[]) => xs.reduce((s, v) => s + v, 0);
+const mean = (xs: number[]) => sum(xs) / xs.length;
+/** KL̄(P ‖ Q) from logits: mean over batch × classes of the element-wise KL. */
+const klBarJs = (ZP: Rows, ZQ: Rows) => mean(ZP.flatMap((zp, i) => kl(softmax(zp), ZQ[i])));
+/** Unsmoothed KL(softmax(z_P) ‖ softmax(z_Q)) per row, then the batch mean (torch's KLDivLoss(sum) / n). */
+const klExact = (zp: number[], zq: number[]) => sum(softmax(zp).map((p, j) => p * (logSoftmax(zp)[j] - logSoftmax(zq)[j])));
+const klBatchJs = (ZP: Rows, ZQ: Rows) => mean(ZP.map((zp, i) => klExact(zp, ZQ[i])));
 const ceJs = (Z: Rows, y: number[]) => mean(Z.map((z, i) => -logSoftmax(z)[y[i]]));
 const mseJs = (A: Rows, B: Rows) => mean(A.flatMap((a, i) => a.map((v, j) => (v - B[i][j]) ** 2)));
 
@@ -48,12 +52,13 @@ describe('losses on fixed logits equal the formulas computed by hand', () => {
     await initEngine('wasm');
   });
 
-  it('D2R: CE(z_g(x), y) + MSE(z_t(x′), z_g(x)) + 20·|KL̄(p_t‖p_g) − KL̄(p_g‖p_t)| + 30·KL̄(p_t(x′)‖p_g(x))', () => {
+  it('D2R: CE(z_g(x), y) + MSE(z_t(x′), z_g(x)) + 20·|KL̄(p_g‖p_t) − KL̄(p_t‖p_g)| + 30·KL̄(p_t(x′)‖p_g(x))', () => {
     const ce = ceJs(zg, y);
     const mse = mseJs(zAdv, zg);
-    // KL̄(p_t(x) ‖ p_g(x)) = mean kl(z_t(x) ‖ p_g(x)); KL̄(p_g(x) ‖ p_t(x)) = mean kl(z_g(x) ‖ p_t(x))
-    const sym = 20 * Math.abs(klBarJs(zt, zg) - klBarJs(zg, zt));
+    const sym = 20 * Math.abs(klBarJs(zg, zt) - klBarJs(zt, zg));
+    // weighted by the target's adversarial probabilities (the authors' kl_Loss5), not its mirror
     const adv = 30 * klBarJs(zAdv, zg);
+    assert.ok(Math.abs(adv - 30 * klBarJs(zg, zAdv)) > 1e-3, 'the fixture tells the term from its mirror');
     const hand = ce + mse + sym + adv;
 
     const inputs = { guidanceClean: t(zg), targetClean: t(zt), targetAdv: t(zAdv), yOneHot: oneHot(y, 3) };
@@ -70,27 +75,25 @@ describe('losses on fixed logits equal the formulas computed by hand', () => {
     tf.dispose(Object.values(inputs));
   });
 
-  it('KL̄ is 1/C of the batch-mean KL(b ‖ softmax(a)), with 1e-5 smoothing on b', () => {
-    close(value(klBar(t(zt), tf.softmax(t(zg)) as Tensor2D)), klBarJs(zt, zg), 'klBar');
-    close(value(klBatchMean(t(zt), tf.softmax(t(zg)) as Tensor2D)), klBatchJs(zt, zg), 'klBatchMean');
-    close(klBatchJs(zt, zg) / 3, klBarJs(zt, zg), 'batch-mean / C');
-    // KL(p_g ‖ p_t) in the usual sense, up to the smoothing
-    const exact = mean(zg.map((g, i) => softmax(g).reduce((s, p, j) => s + p * (Math.log(p) - logSoftmax(zt[i])[j]), 0)));
-    assert.ok(Math.abs(klBatchJs(zt, zg) - exact) < 1e-4);
+  it('KL̄(P ‖ Q) is weighted by P, with 1e-5 smoothing, and about 1/C of the batch-mean KL(P ‖ Q)', () => {
+    close(value(klBar(tf.softmax(t(zg)) as Tensor2D, t(zt))), klBarJs(zg, zt), 'klBar');
+    close(value(klBatchMean(t(zg), t(zt))), klBatchJs(zg, zt), 'klBatchMean');
+    assert.ok(Math.abs(klBatchJs(zg, zt) / 3 - klBarJs(zg, zt)) < 1e-4, 'batch-mean / C, up to the smoothing');
     close(value(crossEntropy(t(zg), oneHot(y, 3))), ceJs(zg, y), 'CE');
   });
 
   it('TRADES, MART and LBGAT', () => {
-    const trades = ceJs(zt, y) + 6 * klBatchJs(zAdv, zt);
+    const trades = ceJs(zt, y) + 6 * klBatchJs(zt, zAdv);
     close(value(tradesLoss(t(zt), t(zAdv), oneHot(y, 3), 6)), trades, 'TRADES');
 
     const pAdv = zAdv.map(softmax);
     const wrong = pAdv.map((p, i) => p.map((v, j) => (j === y[i] ? -Infinity : v)).reduce((b, v, j, r) => (v > r[b] ? j : b), 0));
     const bce = ceJs(zAdv, y) + mean(pAdv.map((p, i) => -Math.log(1.0001 - p[wrong[i]] + 1e-12)));
-    const robust = mean(zt.map((z, i) => kl(zAdv[i], softmax(z)).reduce((s, v) => s + v, 0) * (1.0000001 - softmax(z)[y[i]])));
+    const martKl = (z: number[], i: number) => sum(softmax(z).map((p, j) => p * (logSoftmax(z)[j] - Math.log(pAdv[i][j] + 1e-12))));
+    const robust = mean(zt.map((z, i) => martKl(z, i) * (1.0000001 - softmax(z)[y[i]])));
     close(value(martLoss(t(zt), t(zAdv), oneHot(y, 3), 6)), bce + 6 * robust, 'MART');
 
-    close(value(lbgatLoss(t(zg), t(zAdv), undefined, oneHot(y, 3), 0)), ceJs(zg, y) + mseJs(zAdv, zg), 'LBGAT β = 0');
-    close(value(lbgatLoss(t(zg), t(zAdv), t(zt), oneHot(y, 3), 6)), ceJs(zg, y) + mseJs(zAdv, zg) + 6 * klBatchJs(zAdv, zt), 'LBGAT β = 6');
+    close(value(lbgatLoss(t(zg), t(zAdv), t(zt), oneHot(y, 3), 0)), ceJs(zg, y) + mseJs(zAdv, zg), 'LBGAT β = 0');
+    close(value(lbgatLoss(t(zg), t(zAdv), t(zt), oneHot(y, 3), 6)), ceJs(zg, y) + mseJs(zAdv, zg) + 6 * klBatchJs(zt, zAdv), 'LBGAT β = 6');
   });
 });

@@ -1,27 +1,38 @@
 /**
  * The outer-minimisation losses of every method, as functions of logits (no models), so each can be
- * checked against hand arithmetic. All return scalars averaged over the batch; none detaches
- * anything: gradients flow through both arguments of every KL term (as in the reference codes).
+ * checked against hand arithmetic and against the reference values PyTorch computed from each
+ * method's released code (`../shared/fixtures/losses-reference.json`, reproduced by
+ * `losses-reference.spec.ts`). All return scalars averaged over the batch; none detaches anything:
+ * gradients flow through both arguments of every KL term (as in the reference codes).
  *
- * KL convention (ARCHITECTURE.md, "The algorithm"): the element-wise
- * `kl(a ‖ b) = b · (log(b + 1e-5) − log_softmax(a))`, with `a` given as logits and `b` as
- * probabilities; summed over classes it is the usual KL(b ‖ softmax(a)). So the doc's
- * `KL̄(p_t(x') ‖ p_g(x))` is `klBar(z_t(x'), p_g(x))` = KL(p_g(x) ‖ p_t(x')) / C averaged over the
- * batch — exactly the quantity CAG maximises, which the outer step then minimises.
+ * KL convention (ARCHITECTURE.md, "The algorithm"): KL(P ‖ Q) is weighted by its first argument, P,
+ * always. Two forms, each as its reference code computes it:
+ * - D2R (the authors' code): element-wise `P · (log(P + 1e-5) − log_softmax(z_Q))`, averaged over
+ *   batch × classes: `klBar(p_P, z_Q)`, the doc's `KL̄(P ‖ Q)`.
+ * - TRADES, MART, LBGAT (torch's `KLDivLoss(log_softmax(z_Q), softmax(z_P))`, no smoothing): summed
+ *   over classes, averaged over the batch: `klBatchMean(z_P, z_Q)`.
  */
 import { tf, type Tensor2D } from '../engine/index.js';
 import { elementwiseKl } from '../attacks/index.js';
 
 type Scalar = ReturnType<typeof tf.scalar>;
 
-/** `KL̄(a ‖ b)`: mean over batch × classes of `kl(a ‖ b)` (1/C of the batch-mean KL(b ‖ softmax(a))). */
-export function klBar(logitsA: Tensor2D, probsB: Tensor2D): Scalar {
-  return tf.tidy(() => tf.mean(elementwiseKl(logitsA, probsB)) as Scalar);
+/** `KL̄(P ‖ Q)`: mean over batch × classes of `P · (log(P + 1e-5) − log_softmax(z_Q))` (the authors' D2R KL). */
+export function klBar(probsP: Tensor2D, logitsQ: Tensor2D): Scalar {
+  return tf.tidy(() => tf.mean(elementwiseKl(probsP, logitsQ)) as Scalar);
 }
 
-/** Batch-mean KL(b ‖ softmax(a)): `Σ_c kl(a ‖ b)` averaged over the batch (TRADES' `(1/n)·KLDivLoss(sum)`). */
-export function klBatchMean(logitsA: Tensor2D, probsB: Tensor2D): Scalar {
-  return tf.tidy(() => tf.div(tf.sum(elementwiseKl(logitsA, probsB)), logitsA.shape[0]) as Scalar);
+/** Per-sample KL(softmax(z_P) ‖ softmax(z_Q)) from logits, unsmoothed: `Σ_c p_P · (log_softmax(z_P) − log_softmax(z_Q))`. */
+export function klRows(logitsP: Tensor2D, logitsQ: Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => tf.sum(tf.mul(tf.softmax(logitsP), tf.sub(tf.logSoftmax(logitsP), tf.logSoftmax(logitsQ))), 1) as tf.Tensor1D);
+}
+
+/**
+ * Batch-mean KL(softmax(z_P) ‖ softmax(z_Q)), summed over classes: TRADES' and LBGAT's
+ * `(1/n) · KLDivLoss(sum)(log_softmax(z_Q), softmax(z_P))`.
+ */
+export function klBatchMean(logitsP: Tensor2D, logitsQ: Tensor2D): Scalar {
+  return tf.tidy(() => tf.div(tf.sum(klRows(logitsP, logitsQ)), logitsP.shape[0]) as Scalar);
 }
 
 /** Mean cross-entropy `logsumexp(z) − z_y` with one-hot labels `[n, C]`. */
@@ -40,7 +51,7 @@ export interface D2rTerms {
   ce: Scalar;
   /** MSE(z_t(x'), z_g(x)). */
   mse: Scalar;
-  /** 20 · |KL̄(p_t(x) ‖ p_g(x)) − KL̄(p_g(x) ‖ p_t(x))|. */
+  /** 20 · |KL̄(p_g(x) ‖ p_t(x)) − KL̄(p_t(x) ‖ p_g(x))|. */
   symmetry: Scalar;
   /** 30 · KL̄(p_t(x') ‖ p_g(x)). */
   adversarial: Scalar;
@@ -63,22 +74,25 @@ export interface D2rLogits {
 }
 
 /**
- * D2R, exactly as ARCHITECTURE.md states it:
+ * D2R, exactly as ARCHITECTURE.md states the authors' code:
  *
  *   L = CE(z_g(x), y) + MSE(z_t(x'), z_g(x))
- *       + 20 · | KL̄(p_t(x) ‖ p_g(x)) − KL̄(p_g(x) ‖ p_t(x)) | + 30 · KL̄(p_t(x') ‖ p_g(x))
+ *       + 20 · | KL̄(p_g(x) ‖ p_t(x)) − KL̄(p_t(x) ‖ p_g(x)) | + 30 · KL̄(p_t(x') ‖ p_g(x))
  *
- * with `KL̄(p_a ‖ p_b) = klBar(z_a, softmax(z_b))`. The target is trained only through the last three
- * terms; the guidance model through all four.
+ * with `KL̄(P ‖ Q) = klBar(p_P, z_Q)`. The last term is weighted by the target's adversarial
+ * probabilities: `p_t(x') · (log(p_t(x') + 1e-5) − log_softmax(z_g(x)))` (the authors' `kl_Loss5`;
+ * its mirror, their `kl_Loss3`, is computed there but never added). The target is trained only
+ * through the last three terms; the guidance model through all four.
  */
 export function d2rTerms({ guidanceClean, targetClean, targetAdv, yOneHot }: D2rLogits): D2rTerms {
   return tf.tidy(() => {
     const pg = tf.softmax(guidanceClean) as Tensor2D;
     const pt = tf.softmax(targetClean) as Tensor2D;
+    const ptAdv = tf.softmax(targetAdv) as Tensor2D;
     const ce = crossEntropy(guidanceClean, yOneHot);
     const mse = meanSquaredError(targetAdv, guidanceClean);
-    const symmetry = tf.mul(D2R_WEIGHTS.symmetry, tf.abs(tf.sub(klBar(targetClean, pg), klBar(guidanceClean, pt)))) as Scalar;
-    const adversarial = tf.mul(D2R_WEIGHTS.adversarial, klBar(targetAdv, pg)) as Scalar;
+    const symmetry = tf.mul(D2R_WEIGHTS.symmetry, tf.abs(tf.sub(klBar(pg, targetClean), klBar(pt, guidanceClean)))) as Scalar;
+    const adversarial = tf.mul(D2R_WEIGHTS.adversarial, klBar(ptAdv, guidanceClean)) as Scalar;
     const total = tf.addN([ce, mse, symmetry, adversarial]) as Scalar;
     return { ce, mse, symmetry, adversarial, total };
   });
@@ -91,10 +105,10 @@ export function d2rLoss(logits: D2rLogits): Scalar {
 
 /**
  * TRADES (Zhang et al., arXiv:1901.08573): `CE(z(x), y) + β · KL(p(x) ‖ p(x'))`, the KL summed over
- * classes and averaged over the batch, i.e. `klBatchMean(z(x'), p(x))`.
+ * classes and averaged over the batch, i.e. `klBatchMean(z(x), z(x'))`.
  */
 export function tradesLoss(clean: Tensor2D, adv: Tensor2D, yOneHot: Tensor2D, beta: number): Scalar {
-  return tf.tidy(() => tf.add(crossEntropy(clean, yOneHot), tf.mul(beta, klBatchMean(adv, tf.softmax(clean) as Tensor2D))) as Scalar);
+  return tf.tidy(() => tf.add(crossEntropy(clean, yOneHot), tf.mul(beta, klBatchMean(clean, adv))) as Scalar);
 }
 
 /**
@@ -103,8 +117,7 @@ export function tradesLoss(clean: Tensor2D, adv: Tensor2D, yOneHot: Tensor2D, be
  *   BCE = CE(z(x'), y) + mean(−log(1.0001 − p'_ŷ + 1e-12)),  ŷ = argmax_{j≠y} p'_j,  p' = softmax(z(x'))
  *   L   = BCE + λ · mean_i[ KL(p(x_i) ‖ p'_i) · (1.0000001 − p_y(x_i)) ]
  *
- * The KL is the project's element-wise one summed over classes (MART's code uses
- * `KLDivLoss(log(p' + 1e-12), p)`; the smoothing constants differ by < 1e-5 per class).
+ * with MART's KL, `KLDivLoss(log(p' + 1e-12), p)` summed over classes.
  */
 export function martLoss(clean: Tensor2D, adv: Tensor2D, yOneHot: Tensor2D, lambda: number): Scalar {
   return tf.tidy(() => {
@@ -117,7 +130,7 @@ export function martLoss(clean: Tensor2D, adv: Tensor2D, yOneHot: Tensor2D, lamb
     const bce = tf.add(crossEntropy(adv, yOneHot), tf.mean(tf.neg(tf.log(tf.add(tf.sub(1.0001, pWrong), 1e-12)))));
     const pClean = tf.softmax(clean) as Tensor2D;
     const pTrue = tf.sum(tf.mul(pClean, yOneHot), 1);
-    const kl = tf.sum(elementwiseKl(adv, pClean), 1);
+    const kl = tf.sum(tf.mul(pClean, tf.sub(tf.logSoftmax(clean), tf.log(tf.add(pAdv, 1e-12)))), 1);
     const robust = tf.mean(tf.mul(kl, tf.sub(1.0000001, pTrue)));
     return tf.add(bce, tf.mul(lambda, robust)) as Scalar;
   });
@@ -125,18 +138,13 @@ export function martLoss(clean: Tensor2D, adv: Tensor2D, yOneHot: Tensor2D, lamb
 
 /**
  * LBGAT (Cui et al., arXiv:2011.11164): `CE(z_g(x), y) + MSE(z_t(x'), z_g(x)) + β · KL(p_t(x) ‖ p_t(x'))`,
- * the KL batch-mean as in TRADES. With β = 0 `targetClean` is not used (pass `undefined`).
+ * the KL batch-mean as in TRADES (`klBatchMean(z_t(x), z_t(x'))`). The β term is always in the graph,
+ * as in the reference (`beta * loss_robust`): with β = 0 it adds exactly 0 and a zero gradient for the
+ * clean logits, whose train-mode pass the reference still runs (it updates BatchNorm).
  */
-export function lbgatLoss(
-  guidanceClean: Tensor2D,
-  targetAdv: Tensor2D,
-  targetClean: Tensor2D | undefined,
-  yOneHot: Tensor2D,
-  beta: number,
-): Scalar {
+export function lbgatLoss(guidanceClean: Tensor2D, targetAdv: Tensor2D, targetClean: Tensor2D, yOneHot: Tensor2D, beta: number): Scalar {
   return tf.tidy(() => {
     const base = tf.add(crossEntropy(guidanceClean, yOneHot), meanSquaredError(targetAdv, guidanceClean)) as Scalar;
-    if (beta === 0 || targetClean === undefined) return base;
-    return tf.add(base, tf.mul(beta, klBatchMean(targetAdv, tf.softmax(targetClean) as Tensor2D))) as Scalar;
+    return tf.add(base, tf.mul(beta, klBatchMean(targetClean, targetAdv))) as Scalar;
   });
 }
