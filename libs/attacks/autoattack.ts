@@ -60,7 +60,8 @@ const STAGE_BUILDERS: { readonly [K in AutoAttackStage]: (b: Budget) => AttackSt
   'apgd-ce': (b) => apgdCeSteps({ steps: b.steps, restarts: 1 }),
   'apgd-t': (b) => apgdTSteps({ steps: b.steps, restarts: 1, targets: b.targets }),
   'fab-t': (b) => fabTSteps({ steps: b.steps, restarts: 1, targets: b.targets }),
-  square: (b) => squareSteps({ queries: b.queries, restarts: 1 }),
+  // AutoAttack runs Square with resc_schedule=False: p halves at fixed query counts.
+  square: (b) => squareSteps({ queries: b.queries, restarts: 1, rescaleSchedule: false }),
 };
 
 function resolveStages(options: AutoAttackOptions): AutoAttackStage[] {

@@ -13,15 +13,18 @@
  * - L2: start from a grid of ±η(s) "square bumps" normalised to ‖δ‖₂ = ε; each query moves the mass of
  *   one window into another (odd side ≥ 3, signs per sample and channel), keeping ‖δ‖₂ = ε.
  *
- * The fraction p follows the p_init schedule (halving at 10, 50, 200, 500, 1000, 2000, 4000, 6000,
- * 8000 of 10,000 queries, rescaled to the budget).
+ * The fraction p follows the p_init schedule: it halves after queries 10, 50, 200, 500, 1000, 2000,
+ * 4000, 6000 and 8000. Standalone, those counts are read as fractions of 10,000 and rescaled to the
+ * budget (`rescaleSchedule`, square.py's default), so a short budget still shrinks its squares; inside
+ * AutoAttack they are fixed query counts, as AutoAttack runs it (`resc_schedule=False`), so a
+ * 5,000-query Square there halves p at the same queries as the reference.
  *
  * Example: `createSquare().run(model, x, y, { eps: 0.3 })` — 5,000 queries per sample at most.
  */
 import { tf, type Tensor4D } from '../engine/index.js';
 import type { Rng } from '../data/index.js';
 import { defineAttack, type AttackSteps, type StepContext } from './attack.js';
-import { checkKnownKeys, numberIn, positiveInt } from './options.js';
+import { boolean, checkKnownKeys, numberIn, positiveInt } from './options.js';
 import type { Attack, Norm } from './types.js';
 
 export interface SquareOptions {
@@ -31,14 +34,22 @@ export interface SquareOptions {
   pInit?: number;
   /** Restarts, each on the samples still robust. @default 1 */
   restarts?: number;
+  /**
+   * Whether the halving points of p scale with the budget (read as fractions of 10,000 queries) or
+   * are fixed query counts (AutoAttack's `resc_schedule=False`). @default true
+   */
+  rescaleSchedule?: boolean;
 }
 
 /** Query fractions (of 10,000) after which p halves again: the reference schedule. */
 const HALVINGS = [10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000] as const;
 
-/** The reference schedule of p for query `it` of a budget of `queries` (rescaled to 10,000). */
-export function squareFraction(it: number, queries: number, pInit: number): number {
-  const t = Math.floor((it / queries) * 10000);
+/**
+ * The reference schedule of p for query `it` (0-based) of a budget of `queries`: the halving points
+ * rescaled to the budget (`rescale`, as fractions of 10,000) or taken as fixed query counts.
+ */
+export function squareFraction(it: number, queries: number, pInit: number, rescale = true): number {
+  const t = rescale ? Math.floor((it / queries) * 10000) : it;
   let k = 0;
   for (const h of HALVINGS) if (t > h) k += 1;
   return pInit / 2 ** k;
@@ -73,7 +84,7 @@ interface Geometry {
   /** Writes sample `i`'s starting point into `best` (row i). `shared` draws are the same for all samples. */
   start(f: Frame, x: Float32Array, best: Float32Array, i: number, rng: Rng, shared: SharedStart): void;
   /** Per-query draws shared by the batch. */
-  draw(f: Frame, it: number, queries: number, pInit: number, shared: Rng): unknown;
+  draw(f: Frame, p: number, shared: Rng): unknown;
   proposeRow(f: Frame, draws: unknown, x: Float32Array, best: Float32Array, i: number, rng: Rng, out: Float32Array): void;
   /** Prepares the shared part of the start (drawn once per restart). */
   prepareStart(f: Frame, shared: Rng): SharedStart;
@@ -104,8 +115,7 @@ const LINF: Geometry = {
       }
     }
   },
-  draw(f, it, queries, pInit, shared): LinfDraws {
-    const p = squareFraction(it, queries, pInit);
+  draw(f, p, shared): LinfDraws {
     const side = Math.min(Math.max(Math.round(Math.sqrt((p * f.d) / f.c)), 1), f.h, f.w);
     const vh = Math.floor(shared.next() * (f.h - side));
     const vw = Math.floor(shared.next() * (f.w - side));
@@ -206,8 +216,7 @@ const L2: Geometry = {
     }
     placeOnSphere(f, x, i, delta, best.subarray(i * f.d, (i + 1) * f.d));
   },
-  draw(f, it, queries, pInit, shared): L2Draws {
-    const p = squareFraction(it, queries, pInit);
+  draw(f, p, shared): L2Draws {
     let side = Math.max(Math.round(Math.sqrt((p * f.d) / f.c)), 3);
     if (side % 2 === 0) side += 1;
     side = Math.min(side, f.h, f.w);
@@ -264,10 +273,11 @@ const GEOMETRIES: { readonly [K in Norm]: Geometry } = { Linf: LINF, L2 };
 
 /** Square's step logic (for composition, e.g. AutoAttack). */
 export function squareSteps(options: SquareOptions = {}): AttackSteps {
-  checkKnownKeys('square', options, ['queries', 'pInit', 'restarts']);
+  checkKnownKeys('square', options, ['queries', 'pInit', 'restarts', 'rescaleSchedule']);
   const queries = positiveInt('square', 'queries', options.queries, 5000);
   const pInit = numberIn('square', 'pInit', options.pInit, 1e-6, 1, 0.8);
   const restarts = positiveInt('square', 'restarts', options.restarts, 1);
+  const rescale = boolean('square', 'rescaleSchedule', options.rescaleSchedule, true);
   return {
     name: 'square',
     norms: ['Linf', 'L2'],
@@ -312,7 +322,7 @@ export function squareSteps(options: SquareOptions = {}): AttackSteps {
 
         for (let it = 0; it < queries; it++) {
           // Shared draws happen every query whatever the active set.
-          const draws = geometry.draw(f, it, queries, pInit, shared);
+          const draws = geometry.draw(f, squareFraction(it, queries, pInit, rescale), shared);
           active = active.filter((i) => marginMin[i] > 0);
           if (active.length === 0) break;
           const values = new Float32Array(active.length * f.d);
