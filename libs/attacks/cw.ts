@@ -17,7 +17,7 @@ import type { Attack } from './types.js';
 export type CwOptions = Omit<PgdOptions, 'loss'>;
 
 export function createCw(options: CwOptions = {}): Attack {
-  checkKnownKeys('cw', options, ['steps', 'alpha', 'randomStart', 'restarts']);
+  checkKnownKeys('cw', options, ['steps', 'alpha', 'randomStart', 'restarts', 'earlyStop']);
   const resolved = resolvePgdOptions('cw', { ...options, loss: 'cw' }, { steps: 20, loss: 'cw' });
   return defineAttack(pgdSteps('cw', resolved));
 }

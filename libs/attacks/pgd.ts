@@ -11,6 +11,10 @@
  * Restarts run only on the samples still robust; per sample the first success is kept, else the
  * highest final loss.
  *
+ * `earlyStop` (evaluation, as the robust-training references' `attack_pgd` runs it): a sample stops
+ * moving at the first iterate that meets the criterion, so it counts as broken when any iterate fooled
+ * the model, not only the last. Off by default (training-time attacks run every step on every sample).
+ *
  * Example: PGD-20 at ε = 8/255: `createPgd({ steps: 20 }).run(model, x, y, { eps: 8 / 255 })`
  * (α defaults to ε/4 = 2/255).
  */
@@ -23,7 +27,7 @@ import type { LossFn } from './losses.js';
 import { ascentStep, project } from './norms.js';
 import { objective, PGD_LOSSES, type PgdLoss } from './objectives.js';
 import { boolean, checkKnownKeys, oneOf, positiveInt, positiveNumber } from './options.js';
-import { replaceRows, rowsWhere, sum } from './rows.js';
+import { replaceRows, rowsWhere, selectRows, sum } from './rows.js';
 import { startingPoint, type StartKind } from './start.js';
 import type { Attack } from './types.js';
 
@@ -41,6 +45,11 @@ export interface PgdOptions {
   restarts?: number;
   /** Objective to maximise. @default 'ce' */
   loss?: PgdLoss;
+  /**
+   * Freeze each sample at the first iterate that meets the criterion (checked before every step and
+   * after the last), so any fooling iterate counts. @default false
+   */
+  earlyStop?: boolean;
 }
 
 /** PGD options after validation. */
@@ -50,9 +59,10 @@ export interface ResolvedPgdOptions {
   readonly start: StartKind;
   readonly restarts: number;
   readonly loss: PgdLoss;
+  readonly earlyStop: boolean;
 }
 
-const KEYS = ['steps', 'alpha', 'randomStart', 'restarts', 'loss'];
+const KEYS = ['steps', 'alpha', 'randomStart', 'restarts', 'loss', 'earlyStop'];
 
 export function resolvePgdOptions(name: string, options: PgdOptions, defaults: { steps: number; loss: PgdLoss }): ResolvedPgdOptions {
   checkKnownKeys(name, options, KEYS);
@@ -70,6 +80,7 @@ export function resolvePgdOptions(name: string, options: PgdOptions, defaults: {
     start,
     restarts,
     loss: oneOf(name, 'loss', options.loss, PGD_LOSSES, defaults.loss),
+    earlyStop: boolean(name, 'earlyStop', options.earlyStop, false),
   };
 }
 
@@ -83,15 +94,27 @@ interface RestartOutcome {
 async function singleRun(ctx: StepContext, o: ResolvedPgdOptions, lossFn: LossFn, restart: number): Promise<RestartOutcome> {
   const alpha = o.alpha ?? ctx.eps / 4;
   let xAdv = ctx.own(startingPoint(ctx, o.start, restart));
+  // earlyStop: rows that met the criterion at some iterate stay there (1 = frozen).
+  const frozen = new Uint8Array(ctx.n);
   for (let step = 0; step < o.steps; step++) {
-    const { grad, loss } = lossAndGradient(ctx.model, xAdv, lossFn);
+    const { grad, loss, logits } = lossAndGradient(ctx.model, xAdv, lossFn);
     if (step === 0 && restart === 0) {
       ctx.warn(checkZeroGradient(gradientAbsSums(grad), ctx.attack));
       ctx.warn(checkFiniteLoss(loss, ctx.attack));
     }
     ctx.reportStep(step, sum(loss));
+    if (o.earlyStop) {
+      ctx.isAdversarial(logits).forEach((fooled, i) => (frozen[i] ||= fooled));
+      if (frozen.every(Boolean)) {
+        grad.dispose();
+        break;
+      }
+    }
     const cur = xAdv;
-    const next = tf.tidy(() => project(ascentStep(cur, grad, alpha, ctx.norm), ctx.x, ctx.eps, ctx.norm, ctx.model.bounds));
+    const next = tf.tidy(() => {
+      const moved = project(ascentStep(cur, grad, alpha, ctx.norm), ctx.x, ctx.eps, ctx.norm, ctx.model.bounds);
+      return o.earlyStop ? selectRows(frozen, cur, moved) : moved;
+    });
     grad.dispose();
     xAdv = ctx.swap(xAdv, next);
     await ctx.checkpoint();

@@ -59,7 +59,7 @@ const REGISTRY: { readonly [K in AttackName]: Entry<K> } = {
       paper: 'arXiv:1706.06083',
       norms: ['Linf', 'L2'],
       defaultEps: EPS_8_255,
-      defaults: { steps: 20, alpha: 'eps / 4', randomStart: true, restarts: 1, loss: 'ce' },
+      defaults: { steps: 20, alpha: 'eps / 4', randomStart: true, restarts: 1, loss: 'ce', earlyStop: false },
     },
   },
   cw: {
@@ -69,7 +69,7 @@ const REGISTRY: { readonly [K in AttackName]: Entry<K> } = {
       paper: 'arXiv:1608.04644',
       norms: ['Linf', 'L2'],
       defaultEps: EPS_8_255,
-      defaults: { steps: 20, alpha: 'eps / 4', randomStart: true, restarts: 1 },
+      defaults: { steps: 20, alpha: 'eps / 4', randomStart: true, restarts: 1, earlyStop: false },
     },
   },
   cag: {

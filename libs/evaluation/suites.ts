@@ -4,6 +4,8 @@
  * case over all rows (a sample is robust only if every attack fails on it).
  *
  * - `quick`: FGSM, PGD-20 (α = ε/4, uniform random start), CW∞-20 (margin loss). Minutes on a CPU.
+ *   PGD-20 and CW-20 stop moving a sample at its first fooling iterate (`earlyStop`), as the
+ *   references' `attack_pgd` does, so a sample counts as broken when any iterate fooled the model.
  * - `standard`: the quick rows plus AutoAttack standard (APGD-CE → APGD-T → FAB-T → Square 5,000
  *   queries), the strongest and slowest row.
  */
@@ -21,8 +23,8 @@ export interface SuiteAttack {
 
 const QUICK: readonly SuiteAttack[] = [
   { label: 'fgsm', attack: 'fgsm', options: {} },
-  { label: 'pgd-20', attack: 'pgd', options: { steps: 20, randomStart: true } },
-  { label: 'cw-20', attack: 'cw', options: { steps: 20, randomStart: true } },
+  { label: 'pgd-20', attack: 'pgd', options: { steps: 20, randomStart: true, earlyStop: true } },
+  { label: 'cw-20', attack: 'cw', options: { steps: 20, randomStart: true, earlyStop: true } },
 ];
 
 const SUITES: Readonly<Record<SuiteName, readonly SuiteAttack[]>> = {

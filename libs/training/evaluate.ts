@@ -39,7 +39,8 @@ export interface HeldOutMetrics {
 export async function evaluateHeldOut(model: tfl.LayersModel, data: Dataset, options: HeldOutOptions): Promise<HeldOutMetrics> {
   const wrapped = fromLayersModel(model);
   const steps = options.steps ?? 20;
-  const pgd = createPgd({ steps, alpha: options.alpha ?? options.eps / 4, randomStart: true, loss: 'ce' });
+  // As the evaluation's PGD-20: a sample counts as broken when any iterate fooled the model.
+  const pgd = createPgd({ steps, alpha: options.alpha ?? options.eps / 4, randomStart: true, loss: 'ce', earlyStop: true });
   const batchSize = options.batchSize ?? 256;
   const counts = new Int32Array(data.numClasses);
   let correct = 0;
