@@ -49,6 +49,11 @@ describe('harden train', () => {
     if (summary.collapsed) assert.match(first.stderr, /WARNING .*collapsed/);
     const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
     assert.equal(report.robust_accuracy, summary.robust_accuracy);
+    // The per-epoch check that picks the best checkpoint is held out of the training split.
+    assert.equal(report.held_out.split, 'train');
+    assert.equal(report.held_out.size, 32);
+    assert.equal(report.train_size, 64, '--limit counts the images trained on, besides the held-out ones');
+    assert.match(first.stderr, /held-out \(train split, n=32\)/);
     const latest = JSON.parse(readFileSync(join(dir, 'checkpoints', 'latest.json'), 'utf8'));
     assert.equal(latest.key, 'epoch-0002');
     assert.ok(existsSync(join(dir, 'checkpoints', 'epoch-0002', 'guidance', 'model.json')));

@@ -1,11 +1,13 @@
 import { parseArgs } from 'node:util';
 import { initEngine, resolveBackendChoice } from '../../libs/engine/index.js';
-import { deriveSeed, loadDataset, parseDatasetSpec, type Dataset, type DatasetSpec } from '../../libs/data/index.js';
+import { deriveSeed, parseDatasetSpec, type DatasetSpec } from '../../libs/data/index.js';
 import { ARCH_NAMES, buildModel, isArchName, ModelError, resolveModelConfig, saveModel } from '../../libs/models/index.js';
 import { openStore } from '../../libs/storage/index.js';
 import {
   describeMethods,
   getMethod,
+  HELD_OUT_SOURCE,
+  loadTrainingSplits,
   METHOD_NAMES,
   SCHEDULE_KINDS,
   train,
@@ -31,7 +33,8 @@ export const trainHelp = `harden train --method ${METHOD_NAMES.join('|')} --arch
   Defaults: epochs 100, batch 128, lr 0.1 with the paper's piecewise schedule, ε 0.3 for mnist,
   0.1 for fashion-mnist, 0.031 otherwise; 10 inner steps (α = ε/4 for pgd-at, ε·0.007/0.031 for the
   KL methods); guidance resnet18 for ≥ 32×32 images, small-cnn below; held-out check after each epoch:
-  clean + PGD-20 accuracy on --eval-size (500) test images. --resume continues from
+  clean + PGD-20 accuracy on --eval-size (500) images held out of the training split (never the test
+  split: the check picks the best checkpoint; --limit counts the images trained on). --resume continues from
   URI/checkpoints/latest.json. --low-memory back-propagates one forward pass at a time (same updates,
   less peak memory in the loss step, somewhat slower): PreActResNet-18 D2R at batch 128 on wasm needs
   it. A collapsed run (one predicted class, or chance accuracy) is flagged
@@ -90,7 +93,8 @@ function describeEvent(e: TrainingEvent, evalSteps: number): string {
       );
     case 'epoch': {
       const r = e.record;
-      const acc = r.evalSize > 0 ? `clean ${r.cleanAccuracy.toFixed(3)}  pgd-${evalSteps} ${r.robustAccuracy.toFixed(3)} (n=${r.evalSize})` : 'no held-out check';
+      const acc =
+        r.evalSize > 0 ? `held-out (train split, n=${r.evalSize}): clean ${r.cleanAccuracy.toFixed(3)}  pgd-${evalSteps} ${r.robustAccuracy.toFixed(3)}` : 'no held-out check';
       return `epoch ${r.epoch} done: loss ${r.loss.toFixed(4)}  ${acc}  train ${duration(r.trainSeconds)} (${r.imagesPerSecond.toFixed(1)} img/s)  eval ${duration(r.evalSeconds)}  eta ${duration(e.etaSeconds)}`;
     }
     case 'collapse':
@@ -211,8 +215,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const store = openStore(out);
 
   const engine = await initEngine(resolveBackendChoice(values.backend));
-  const trainData = await loadDataset(spec, { split: 'train', ...(limit !== undefined ? { limit } : {}) });
-  const heldOut: Dataset | undefined = evalSize > 0 ? await loadDataset(spec, { split: 'test', limit: evalSize }) : undefined;
+  const { train: trainData, heldOut } = await loadTrainingSplits(spec, { evalSize, ...(limit !== undefined ? { limit } : {}) });
   const inputShape = trainData.shape;
   const guidanceArch = method.usesGuidance ? (guidanceFlag ?? (inputShape[1] >= 32 ? 'resnet18' : 'small-cnn')) : undefined;
   const build = (arch: string, stream: number, flag: string) => {
@@ -287,6 +290,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     robust_accuracy: result.robustAccuracy,
     robust_attack: `pgd-${evalSteps}`,
     eval_size: result.history.at(-1)?.evalSize ?? 0,
+    // The per-epoch check (which picks best_epoch) never sees the test split.
+    held_out: heldOut ? { split: heldOut.split, size: heldOut.size, source: HELD_OUT_SOURCE } : null,
     best_epoch: result.best?.epoch ?? null,
     best_robust_accuracy: result.best?.robustAccuracy ?? null,
     collapsed: result.collapsed,

@@ -263,7 +263,7 @@ function trainingSection(report: RobustnessReport): string {
   const t = report.training!;
   const about = [t.method ? `method ${field('training.method', t.method, 'mono')}` : '', t.job_id ? `job ${field('training.job_id', t.job_id, 'mono')}` : ''].filter(Boolean).join(' · ');
   return `<section data-section="training"><h2>Training</h2>${about ? `<p class="sub">${about}</p>` : ''}<div class="charts">${loss}${accuracy}</div>
-<p class="note">Per epoch: mean training loss, and the trainer's held-out clean and robust accuracy (a quicker attack than this report's).</p></section>`;
+<p class="note">Per epoch: mean training loss, and the trainer's clean and robust accuracy on images held out of the training split (a quicker attack than this report's). They pick the best checkpoint; this report's test images chose nothing.</p></section>`;
 }
 
 function reproducibility(report: RobustnessReport): string {

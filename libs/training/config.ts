@@ -5,6 +5,7 @@
  */
 import type { tfl } from '../engine/index.js';
 import type { AugmentOptions, Dataset } from '../data/index.js';
+import { HELD_OUT_SOURCE } from './held-out.js';
 import { getModelInfo } from '../models/index.js';
 import type { ArtifactStore } from '../storage/index.js';
 import { invalidArgument } from './errors.js';
@@ -26,7 +27,10 @@ export interface TrainOptions {
   guidance?: tfl.LayersModel;
   /** Training data (values in [0, 1]); its class count must match the models'. */
   train: Dataset;
-  /** Held-out data for the per-epoch clean and PGD accuracy; its first `evalSize` samples are used. */
+  /**
+   * Held-out data for the per-epoch clean and PGD accuracy (which picks the best checkpoint); its first
+   * `evalSize` samples are used. A slice of the training split (`splitHeldOut`); the test split is refused.
+   */
   heldOut?: Dataset;
   /** @default 100 (the paper's) */
   epochs?: number;
@@ -184,7 +188,11 @@ export function resolveTrainConfig(options: TrainOptions): TrainConfig {
     throw invalidArgument('guidance', `method ${method.name} does not use a guidance model (only lbgat and d2r do)`);
   }
   checkDataset('train', options.train, target.inputShape, target.numClasses);
-  if (options.heldOut) checkDataset('heldOut', options.heldOut, target.inputShape, target.numClasses);
+  if (options.heldOut) {
+    checkDataset('heldOut', options.heldOut, target.inputShape, target.numClasses);
+    // The check picks the best checkpoint: no test image may choose anything.
+    if (options.heldOut.split === 'test') throw invalidArgument('heldOut', 'is the test split; the per-epoch check picks the best checkpoint, so hold it out of the training split (splitHeldOut)');
+  }
 
   const epochs = integer('epochs', options.epochs, 100, 1);
   const batchSize = integer('batchSize', options.batchSize, 128, 1);
@@ -281,6 +289,6 @@ export function describeConfig(c: TrainConfig): Record<string, unknown> {
     target: arch(c.target),
     guidance: arch(c.guidance),
     train: { name: c.train.name, split: c.train.split, size: c.train.size, shape: c.train.shape },
-    heldOut: c.heldOut ? { name: c.heldOut.name, split: c.heldOut.split, size: c.evalSize } : null,
+    heldOut: c.heldOut ? { name: c.heldOut.name, split: c.heldOut.split, size: c.evalSize, source: HELD_OUT_SOURCE } : null,
   };
 }

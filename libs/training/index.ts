@@ -55,6 +55,7 @@ export {
   type TrainingStep,
   type TrainingStepOptions,
 } from './step.js';
+export { HELD_OUT_SEED, HELD_OUT_SOURCE, loadTrainingSplits, splitHeldOut, type TrainingSplits } from './held-out.js';
 export { detectCollapse, evaluateHeldOut, type Collapse, type CollapseReason, type HeldOutMetrics, type HeldOutOptions } from './evaluate.js';
 export {
   BEST_POINTER,

@@ -8,7 +8,8 @@ import { prototypeDataset, tinyModel } from './testing.fixture.js';
 
 const data = prototypeDataset(64, { seed: 3 });
 const trainSet = takeDataset(data, 48);
-const heldOut = { ...prototypeDataset(64, { seed: 3 }), split: 'test' as const };
+// The per-epoch check's data: the same prototypes, as a held-out slice of a training split would be.
+const heldOut = prototypeDataset(64, { seed: 3 });
 
 function baseOptions(overrides: Partial<TrainOptions> = {}): TrainOptions {
   return {

@@ -87,6 +87,9 @@ export function relay(ctx: Pick<JobContext<HardenSpec>, 'emit' | 'progress'>, e:
         cleanAccuracy: e.record.cleanAccuracy,
         robustAccuracy: e.record.robustAccuracy,
         imagesPerSecond: e.record.imagesPerSecond,
+        // The check's images: held out of the training split, never the test split.
+        evalSize: e.record.evalSize,
+        heldOutFrom: 'train',
       });
       ctx.progress({ etaSeconds: e.etaSeconds });
       break;

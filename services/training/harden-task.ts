@@ -6,10 +6,10 @@
  * libs/training `TrainingEvent`s.
  */
 import { initEngine, type BackendChoice } from '../../libs/engine/index.js';
-import { countBatches, deriveSeed, loadDataset } from '../../libs/data/index.js';
+import { countBatches, deriveSeed } from '../../libs/data/index.js';
 import { buildModel, loadModelFromUri, resolveModelConfig, saveModel } from '../../libs/models/index.js';
 import { openStore } from '../../libs/storage/index.js';
-import { getMethod, train } from '../../libs/training/index.js';
+import { getMethod, loadTrainingSplits, train } from '../../libs/training/index.js';
 import type { TaskContext } from '../../libs/jobs/index.js';
 import { ATTR, traceStore, withTaskSpan } from '../../libs/telemetry/index.js';
 import type { HardenSpec } from './harden-spec.js';
@@ -49,8 +49,7 @@ async function train_(p: HardenTaskPayload, ctx: TaskContext): Promise<HardenTas
   await initEngine(p.backend);
   const s = p.spec;
   const root = traceStore(openStore(p.storeUri)).child(jobFolder(p.jobId));
-  const trainData = await loadDataset(s.dataset, { split: 'train', ...(s.limit > 0 ? { limit: s.limit } : {}) });
-  const heldOut = s.evalSize > 0 ? await loadDataset(s.dataset, { split: 'test', limit: s.evalSize }) : undefined;
+  const { train: trainData, heldOut } = await loadTrainingSplits(s.dataset, { evalSize: s.evalSize, ...(s.limit > 0 ? { limit: s.limit } : {}) });
   const method = getMethod(s.method);
   const build = (arch: string, stream: number) =>
     // Model seeds derive from the request's seed (as `harden train`): same request, same initial weights.
