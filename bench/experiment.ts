@@ -1,14 +1,19 @@
 /**
- * The method comparison of issue 4: every method trained with the same budget on the same data, then
- * evaluated with the same suite (clean, FGSM, PGD-20, CW∞-20, AutoAttack). Runs the `harden` CLI as a
- * user would and prints a Markdown table (and writes experiment.json into the output folder).
+ * The method comparison: every method trained with the same budget on the same data, once per seed,
+ * then evaluated with the same suite (clean, FGSM, PGD-20, CW∞-20, AutoAttack) on the test split.
+ * Runs the `harden` CLI as a user would and prints a Markdown table of mean ± sd over the seeds (and
+ * writes experiment.json, one row per method and seed, into the output folder).
+ *
+ * Long: a run that is stopped can be started again with the same flags; (method, seed) pairs already
+ * in experiment.json are kept, not run again.
  *
  *   node dist/bench/experiment.js [--dataset fashion-mnist] [--eps 0.1] [--limit 2000] [--epochs 2]
- *     [--batch 32] [--lr 0.05] [--eval-limit 200] [--suite standard] [--methods standard,pgd-at,...]
- *     [--out /tmp/harden-experiment]
+ *     [--batch 32] [--lr 0.05] [--eval-limit 200] [--eval-size 200] [--suite standard]
+ *     [--methods standard,pgd-at,trades,mart,lbgat,d2r] [--seeds 0,1,2] [--arch small-cnn]
+ *     [--backend auto] [--out /tmp/harden-experiment]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,8 +27,12 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '32' },
     lr: { type: 'string', default: '0.05' },
     'eval-limit': { type: 'string', default: '200' },
+    'eval-size': { type: 'string', default: '200' },
     suite: { type: 'string', default: 'standard' },
-    methods: { type: 'string', default: 'standard,pgd-at,trades,lbgat,d2r' },
+    methods: { type: 'string', default: 'standard,pgd-at,trades,mart,lbgat,d2r' },
+    seeds: { type: 'string', default: '0,1,2' },
+    arch: { type: 'string', default: 'small-cnn' },
+    backend: { type: 'string', default: 'auto' },
     out: { type: 'string', default: '/tmp/harden-experiment' },
   },
 });
@@ -39,6 +48,7 @@ function run(args: string[]): Record<string, unknown> {
 
 interface Row {
   method: string;
+  seed: number;
   clean: number;
   fgsm: number;
   pgd20: number;
@@ -46,42 +56,83 @@ interface Row {
   autoattack: number | null;
   worst: number;
   train_seconds_per_epoch: number;
+  /** Epochs flagged as collapsed by the per-epoch check (held out of the training split). */
+  collapsed_epochs: number[];
   collapsed: boolean;
   backend: string;
 }
 
+const settingsKey = ['dataset', 'eps', 'limit', 'epochs', 'batch', 'lr', 'eval-limit', 'eval-size', 'suite', 'arch'] as const;
+const settings = Object.fromEntries(settingsKey.map((k) => [k, values[k]]));
+const file = join(values.out!, 'experiment.json');
 mkdirSync(values.out!, { recursive: true });
-const rows: Row[] = [];
-for (const method of values.methods!.split(',')) {
-  const out = pathToFileURL(join(values.out!, method)).href;
-  const t = run([
-    'train', '--method', method, '--arch', 'small-cnn', '--dataset', values.dataset!, '--limit', values.limit!, '--epochs', values.epochs!,
-    '--batch', values.batch!, '--lr', values.lr!, '--eps', values.eps!, '--eval-size', '200', '--eval-steps', '10', '--out', out, '--json',
-  ]);
-  const history = t.history as Array<{ train_seconds: number }>;
-  const e = run(['eval', '--model', String(t.model_uri), '--dataset', values.dataset!, '--limit', values['eval-limit']!, '--suite', values.suite!, '--eps', values.eps!, '--out', `${out}/eval`, '--json']);
-  const acc = (name: string) => (e.attacks as Array<{ name: string; robust_accuracy: number }>).find((a) => a.name === name)?.robust_accuracy ?? null;
-  rows.push({
-    method,
-    clean: e.clean_accuracy as number,
-    fgsm: acc('fgsm') ?? NaN,
-    pgd20: acc('pgd-20') ?? NaN,
-    cw20: acc('cw-20') ?? NaN,
-    autoattack: acc('autoattack'),
-    worst: e.robust_accuracy as number,
-    train_seconds_per_epoch: history.reduce((s, h) => s + h.train_seconds, 0) / history.length,
-    collapsed: Boolean(t.collapsed),
-    backend: String(t.backend),
-  });
-  writeFileSync(join(values.out!, 'experiment.json'), `${JSON.stringify({ settings: values, rows }, null, 2)}\n`);
+let rows: Row[] = [];
+if (existsSync(file)) {
+  const previous = JSON.parse(readFileSync(file, 'utf8')) as { settings: Record<string, unknown>; rows: Row[] };
+  if (JSON.stringify(previous.settings) !== JSON.stringify(settings)) {
+    throw new Error(`${file} holds runs with other settings (${JSON.stringify(previous.settings)}): use another --out`);
+  }
+  rows = previous.rows;
+}
+const seeds = values.seeds!.split(',').map(Number);
+if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`--seeds must be integers ≥ 0, comma-separated; got "${values.seeds}"`);
+const methods = values.methods!.split(',');
+
+for (const method of methods) {
+  for (const seed of seeds) {
+    if (rows.some((r) => r.method === method && r.seed === seed)) continue;
+    const out = pathToFileURL(join(values.out!, `${method}-seed${seed}`)).href;
+    const t = run([
+      'train', '--method', method, '--arch', values.arch!, '--dataset', values.dataset!, '--limit', values.limit!, '--epochs', values.epochs!,
+      '--batch', values.batch!, '--lr', values.lr!, '--eps', values.eps!, '--seed', String(seed), '--eval-size', values['eval-size']!,
+      '--eval-steps', '10', '--backend', values.backend!, '--out', out, '--json',
+    ]);
+    const history = t.history as Array<{ epoch: number; train_seconds: number; collapse?: unknown }>;
+    const e = run([
+      'eval', '--model', String(t.model_uri), '--dataset', values.dataset!, '--limit', values['eval-limit']!, '--suite', values.suite!,
+      '--eps', values.eps!, '--seed', String(seed), '--backend', values.backend!, '--out', `${out}/eval`, '--json',
+    ]);
+    const acc = (name: string) => (e.attacks as Array<{ name: string; robust_accuracy: number }>).find((a) => a.name === name)?.robust_accuracy ?? null;
+    rows.push({
+      method,
+      seed,
+      clean: e.clean_accuracy as number,
+      fgsm: acc('fgsm') ?? NaN,
+      pgd20: acc('pgd-20') ?? NaN,
+      cw20: acc('cw-20') ?? NaN,
+      autoattack: acc('autoattack'),
+      worst: e.robust_accuracy as number,
+      train_seconds_per_epoch: history.reduce((s, h) => s + h.train_seconds, 0) / history.length,
+      collapsed_epochs: history.filter((h) => h.collapse).map((h) => h.epoch),
+      collapsed: Boolean(t.collapsed),
+      backend: String(t.backend),
+    });
+    writeFileSync(file, `${JSON.stringify({ settings, rows }, null, 2)}\n`);
+  }
 }
 
-const f = (v: number | null) => (v === null || Number.isNaN(v) ? '–' : v.toFixed(3));
+/** Mean ± sample sd over the seeds ("–" when a value is missing). */
+function meanSd(xs: ReadonlyArray<number | null>): string {
+  if (xs.length === 0 || xs.some((v) => v === null || Number.isNaN(v))) return '–';
+  const v = xs as number[];
+  const mean = v.reduce((s, x) => s + x, 0) / v.length;
+  if (v.length === 1) return mean.toFixed(3);
+  const sd = Math.sqrt(v.reduce((s, x) => s + (x - mean) ** 2, 0) / (v.length - 1));
+  return `${mean.toFixed(3)} ± ${sd.toFixed(3)}`;
+}
+
 const lines = [
-  `${values.dataset}, ε = ${values.eps}, small-cnn, ${values.limit} training images, ${values.epochs} epochs, batch ${values.batch}, lr ${values.lr}; evaluated on ${values['eval-limit']} test images (${values.suite} suite)`,
+  `${values.dataset}, ε = ${values.eps}, ${values.arch}, ${values.limit} training images (+${values['eval-size']} held out of the training split for the per-epoch check), ` +
+    `${values.epochs} epochs, batch ${values.batch}, lr ${values.lr}, seeds ${seeds.join(', ')}; evaluated on ${values['eval-limit']} test images (${values.suite} suite); mean ± sd over seeds`,
   '',
-  '| method | clean | FGSM | PGD-20 | CW∞-20 | AutoAttack | worst case | train s/epoch | backend |',
-  '|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.method}${r.collapsed ? ' (collapsed)' : ''} | ${f(r.clean)} | ${f(r.fgsm)} | ${f(r.pgd20)} | ${f(r.cw20)} | ${f(r.autoattack)} | ${f(r.worst)} | ${r.train_seconds_per_epoch.toFixed(0)} | ${r.backend} |`),
+  '| method | clean | FGSM | PGD-20 | CW∞-20 | AutoAttack | worst case | train s/epoch | collapsed epochs | backend |',
+  '|---|---|---|---|---|---|---|---|---|---|',
+  ...methods.map((method) => {
+    const rs = rows.filter((r) => r.method === method && seeds.includes(r.seed));
+    const col = (k: 'clean' | 'fgsm' | 'pgd20' | 'cw20' | 'autoattack' | 'worst') => meanSd(rs.map((r) => r[k]));
+    const collapsed = rs.map((r) => `s${r.seed}: ${r.collapsed_epochs.length ? r.collapsed_epochs.join(',') : '–'}${r.collapsed ? ' (final)' : ''}`).join('; ');
+    const perEpoch = rs.reduce((s, r) => s + r.train_seconds_per_epoch, 0) / Math.max(1, rs.length);
+    return `| ${method} | ${col('clean')} | ${col('fgsm')} | ${col('pgd20')} | ${col('cw20')} | ${col('autoattack')} | ${col('worst')} | ${perEpoch.toFixed(0)} | ${collapsed} | ${[...new Set(rs.map((r) => r.backend))].join(', ')} |`;
+  }),
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
