@@ -84,9 +84,9 @@ async function singleRun(ctx: StepContext, o: ResolvedPgdOptions, lossFn: LossFn
   const alpha = o.alpha ?? ctx.eps / 4;
   let xAdv = ctx.own(startingPoint(ctx, o.start, restart));
   for (let step = 0; step < o.steps; step++) {
-    const { grad, loss } = lossAndGradient(ctx.model, xAdv, lossFn);
+    const { grad, loss } = await lossAndGradient(ctx.model, xAdv, lossFn);
     if (step === 0 && restart === 0) {
-      ctx.warn(checkZeroGradient(gradientAbsSums(grad), ctx.attack));
+      ctx.warn(checkZeroGradient(await gradientAbsSums(grad), ctx.attack));
       ctx.warn(checkFiniteLoss(loss, ctx.attack));
     }
     ctx.reportStep(step, sum(loss));
@@ -96,7 +96,7 @@ async function singleRun(ctx: StepContext, o: ResolvedPgdOptions, lossFn: LossFn
     xAdv = ctx.swap(xAdv, next);
     await ctx.checkpoint();
   }
-  const { logits, loss } = lossValues(ctx.model, xAdv, lossFn);
+  const { logits, loss } = await lossValues(ctx.model, xAdv, lossFn);
   ctx.reportStep(o.steps, sum(loss));
   return { xAdv, success: ctx.isAdversarial(logits), loss };
 }
