@@ -55,14 +55,14 @@ interface StepMs {
  * times: the median repeat, the fastest one (the least disturbed on a shared machine), and the
  * process CPU time per call (what wall time would be without other processes on the cores).
  */
-function timeMs(fn: () => void, opts: Pick<Options, 'steps' | 'warmup' | 'repeats'>): StepMs {
-  for (let i = 0; i < opts.warmup; i++) fn();
+async function timeMs(fn: () => Promise<void>, opts: Pick<Options, 'steps' | 'warmup' | 'repeats'>): Promise<StepMs> {
+  for (let i = 0; i < opts.warmup; i++) await fn();
   const runs: number[] = [];
   const cpu: number[] = [];
   for (let r = 0; r < opts.repeats; r++) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    for (let i = 0; i < opts.steps; i++) fn();
+    for (let i = 0; i < opts.steps; i++) await fn();
     runs.push((performance.now() - t0) / opts.steps);
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000 / opts.steps);
@@ -79,7 +79,7 @@ interface Throughput {
   cpu: number;
 }
 
-function modelThroughput(opts: Options, trainToo = true): { train: Throughput; inputGrad: Throughput } {
+async function modelThroughput(opts: Options, trainToo = true): Promise<{ train: Throughput; inputGrad: Throughput }> {
   const model = buildReferenceCnn();
   const optimizer = tf.train.sgd(0.01);
   const x = tf.randomUniform([opts.batch, 32, 32, 3]);
@@ -87,20 +87,23 @@ function modelThroughput(opts: Options, trainToo = true): { train: Throughput; i
   const loss = (input: tf.Tensor, training: boolean): tf.Scalar =>
     tf.losses.softmaxCrossEntropy(labels, model.apply(input, { training }) as tf.Tensor) as tf.Scalar;
 
-  const trainStep = (): void => {
-    tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => loss(x, true));
+  // Each step ends by reading its result back (asynchronously, which every backend supports).
+  const trainStep = async (): Promise<void> => {
+    const value = tf.tidy(() => {
+      const { value: v, grads } = tf.variableGrads(() => loss(x, true));
       optimizer.applyGradients(grads);
-      value.dataSync();
+      return v;
     });
+    await value.data();
+    value.dispose();
   };
-  const inputGradStep = (): void => {
-    tf.tidy(() => {
-      tf.grad((input) => loss(input, false))(x).dataSync();
-    });
+  const inputGradStep = async (): Promise<void> => {
+    const g = tf.tidy(() => tf.grad((input) => loss(input, false))(x));
+    await g.data();
+    g.dispose();
   };
-  const trainMs = trainToo ? timeMs(trainStep, opts) : { median: Number.NaN, best: Number.NaN, cpu: Number.NaN };
-  const inputGradMs = timeMs(inputGradStep, opts);
+  const trainMs = trainToo ? await timeMs(trainStep, opts) : { median: Number.NaN, best: Number.NaN, cpu: Number.NaN };
+  const inputGradMs = await timeMs(inputGradStep, opts);
   tf.dispose([x, labels]);
   model.dispose();
   optimizer.dispose();
@@ -182,13 +185,13 @@ function kernelTimings(opts: Options): KernelTiming[] {
  * Input-gradient throughput with the Conv2DBackpropInput wasm ships instead of ours (training
  * cannot run at all without our Conv2DBackpropFilter). Ours are registered again afterwards.
  */
-function shippedInputGrad(opts: Options): number | null {
+async function shippedInputGrad(opts: Options): Promise<number | null> {
   const shipped = shippedWasmKernel('Conv2DBackpropInput');
   if (!shipped) return null;
   tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
   tf.registerKernel(shipped);
   try {
-    return modelThroughput({ ...opts, warmup: 1, steps: 2, repeats: 1 }, false).inputGrad.median;
+    return (await modelThroughput({ ...opts, warmup: 1, steps: 2, repeats: 1 }, false)).inputGrad.median;
   } finally {
     tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
     registerWasmKernels();
@@ -199,8 +202,8 @@ async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const engine = await initEngine('wasm');
   const kernels = kernelTimings(opts);
-  const model = modelThroughput(opts);
-  const before = shippedInputGrad(opts);
+  const model = await modelThroughput(opts);
+  const before = await shippedInputGrad(opts);
   const result = {
     model: 'ref-cnn',
     backend: engine.backend,

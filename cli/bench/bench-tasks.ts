@@ -51,41 +51,44 @@ export async function load(payload: LoadPayload): Promise<{ numTensors: number }
 }
 
 /** Runs `steps` training steps; returns elapsed seconds. */
-export function trainSteps(payload: { steps: number }): number {
+export async function trainSteps(payload: { steps: number }): Promise<number> {
   const { model, x, y, optimizer } = requireState();
   const start = performance.now();
   for (let i = 0; i < payload.steps; i++) {
     const cost = optimizer.minimize(() => lossOf(model, x, y, true), true);
-    cost?.dataSync();
+    // Reading the loss waits for the step to finish (asynchronously: GPU backends cannot read synchronously).
+    await cost?.data();
     cost?.dispose();
   }
   return (performance.now() - start) / 1000;
 }
 
 /** Runs `steps` input-gradient steps; returns elapsed seconds. */
-export function inputGradSteps(payload: { steps: number }): number {
+export async function inputGradSteps(payload: { steps: number }): Promise<number> {
   const { model, x, y } = requireState();
   const grad = tf.grad((xi: tf.Tensor) => lossOf(model, xi as tf.Tensor4D, y, false));
   const start = performance.now();
   for (let i = 0; i < payload.steps; i++) {
     const g = grad(x);
-    g.dataSync();
+    await g.data();
     g.dispose();
   }
   return (performance.now() - start) / 1000;
 }
 
 /** Gradients of every trainable weight on this thread's batch, flattened in weight order. */
-export function gradients(): Float32Array {
+export async function gradients(): Promise<Float32Array> {
   const { model, x, y } = requireState();
   const { value, grads } = tf.variableGrads(() => lossOf(model, x, y, true));
   value.dispose();
   const names = model.trainableWeights.map((w) => (w.read() as tf.Variable).name);
   const flat = tf.tidy(() => tf.concat(names.map((n) => tf.reshape(grads[n], [-1]))));
   tf.dispose(grads);
-  const out = flat.dataSync() as Float32Array;
-  flat.dispose();
-  return out;
+  try {
+    return Float32Array.from((await flat.data()) as Float32Array);
+  } finally {
+    flat.dispose();
+  }
 }
 
 /** Applies one SGD-with-momentum update from flattened (averaged) gradients. */

@@ -85,9 +85,11 @@ export async function attackCommand(argv: string[]): Promise<number> {
   const { engine, model, data } = await loadModelAndData(args);
   const guidance = values.guidance ? await loadModelFromUri(values.guidance) : undefined;
   const info = getModelInfo(model);
+  // One engine per worker thread on CPUs; webgpu runs on this thread's device (as `harden eval`).
+  const parallel = workers > 1 && data.size > 1 && engine.backend !== 'webgpu';
   progress(
     `attack: ${values.attack} ε=${eps} on ${info?.arch ?? 'model'} from ${args.modelUri}, ${data.size} ${args.split} images of ${data.name}, ` +
-      `${engine.backend} (${engine.device})${workers > 1 && data.size > 1 ? `, ${workers} workers` : ''}`,
+      `${engine.backend} (${engine.device})${parallel ? `, ${workers} workers` : ''}`,
   );
 
   const x = tf.tensor4d(data.images, [data.size, ...data.shape] as [number, number, number, number]);
@@ -99,7 +101,7 @@ export async function attackCommand(argv: string[]): Promise<number> {
   if (steps !== undefined && !(budgetKey in defaults)) throw new CliError(`--steps: ${values.attack} has no step or query budget`);
   const options = { eps, seed, ...(norm ? { norm } : {}), ...(steps ? { [budgetKey]: steps } : {}), ...(alpha ? { alpha } : {}) };
   let report: AttackReport;
-  if (workers > 1 && data.size > 1 && engine.backend !== 'webgpu') {
+  if (parallel) {
     const pool = createWorkerPool({ size: workers, backend: engine.backend });
     try {
       report = await runAttackParallel(
@@ -117,7 +119,9 @@ export async function attackCommand(argv: string[]): Promise<number> {
     const target = fromLayersModel(model);
     report = await runAttackByName(values.attack, target, x, data.labels, { ...options, ...(guidance ? { guidance: fromLayersModel(guidance) } : {}) });
   }
-  const cleanPredictions = tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor2D, 1).dataSync() as Int32Array);
+  const predicted = tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor2D, 1));
+  const cleanPredictions = Int32Array.from((await predicted.data()) as Int32Array);
+  predicted.dispose();
   const outUri = values.out ? await writeExamples(values.out, report, data.labels, cleanPredictions) : undefined;
   for (const w of report.warnings) progress(`warning [${w.id}]: ${w.message}`);
 
@@ -133,7 +137,7 @@ export async function attackCommand(argv: string[]): Promise<number> {
     warnings: report.warnings.map((w) => ({ id: w.id, message: w.message })),
     seconds: Math.round(report.seconds * 100) / 100,
     backend: engine.backend,
-    workers: workers > 1 && data.size > 1 && engine.backend !== 'webgpu' ? workers : 1,
+    workers: parallel ? workers : 1,
     ...(outUri ? { out_uri: outUri } : {}),
   };
   report.adversarial.dispose();

@@ -91,10 +91,10 @@ export async function apgdSingleRun(ctx: StepContext, lossFn: LossFn, o: Resolve
   const sizeDecr = Math.max(Math.floor(0.03 * N), 1);
 
   let xAdv = ctx.own(startPoint(ctx, stream));
-  const first = lossAndGradient(ctx.model, xAdv, lossFn);
+  const first = await lossAndGradient(ctx.model, xAdv, lossFn);
   let grad = ctx.own(first.grad);
   if (checks) {
-    ctx.warn(checkZeroGradient(gradientAbsSums(grad), ctx.attack));
+    ctx.warn(checkZeroGradient(await gradientAbsSums(grad), ctx.attack));
     ctx.warn(checkFiniteLoss(first.loss, ctx.attack));
   }
   ctx.reportStep(0, sum(first.loss));
@@ -125,7 +125,7 @@ export async function apgdSingleRun(ctx: StepContext, lossFn: LossFn, o: Resolve
     xAdvOld = ctx.swap(xAdvOld, prev);
     xAdv = ctx.own(next);
 
-    const evald = lossAndGradient(ctx.model, xAdv, lossFn);
+    const evald = await lossAndGradient(ctx.model, xAdv, lossFn);
     grad = ctx.swap(grad, evald.grad);
     const adv = ctx.isAdversarial(evald.logits);
     for (let s = 0; s < n; s++) if (adv[s]) fooled[s] = 1;

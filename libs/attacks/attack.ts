@@ -21,6 +21,7 @@ import { createRng, deriveSeed, type Rng } from '../data/index.js';
 import { checkSoftmaxOutput, type CheckWarning } from './checks.js';
 import { evaluateCriterion, misclassification } from './criteria.js';
 import { AttackError, throwIfAborted } from './errors.js';
+import { takeValues } from './gradient.js';
 import { logitsValues } from './model.js';
 import { project } from './norms.js';
 import { selectRows } from './rows.js';
@@ -223,7 +224,7 @@ async function perturbAndProject(steps: AttackSteps, ctx: StepContext, state: Ru
       throw new Error(`${steps.name} returned shape [${raw.shape}] for inputs [${ctx.x.shape}]`);
     }
     const clipped = project(raw, ctx.x, ctx.eps, ctx.norm, state.model.bounds);
-    const success = ctx.isAdversarial(logitsValues(state.model, clipped));
+    const success = ctx.isAdversarial(await logitsValues(state.model, clipped));
     return { raw, clipped, success };
   } catch (error) {
     raw.dispose();
@@ -246,21 +247,20 @@ export async function attackRows(
   try {
     const { raw, clipped, success } = await perturbAndProject(steps, sub, state);
     raw.dispose();
-    const values = Float32Array.from(clipped.dataSync() as Float32Array);
-    clipped.dispose();
+    const values = await takeValues(clipped);
     return { clipped: values, success };
   } finally {
     sub.release();
   }
 }
 
-function toLabels(y: Labels, n: number, numClasses: number): Int32Array {
+async function toLabels(y: Labels, n: number, numClasses: number): Promise<Int32Array> {
   let values: ArrayLike<number>;
   if (y instanceof Int32Array || Array.isArray(y)) values = y as ArrayLike<number>;
-  else if (typeof (y as Tensor).dataSync === 'function') {
+  else if (typeof (y as Tensor).data === 'function') {
     const t = y as Tensor;
     if (t.rank !== 1) throw new AttackError('invalid-argument', `labels must be a rank-1 tensor; got shape [${t.shape}]`, { field: 'y' });
-    values = t.dataSync();
+    values = await t.data();
   } else throw new AttackError('invalid-argument', 'labels must be an Int32Array, a number[] or a rank-1 tensor', { field: 'y' });
   if (values.length !== n) throw new AttackError('invalid-argument', `${values.length} labels for ${n} inputs`, { field: 'y' });
   const out = new Int32Array(n);
@@ -274,13 +274,13 @@ function toLabels(y: Labels, n: number, numClasses: number): Int32Array {
   return out;
 }
 
-function checkInputs(model: AttackModel, x: Tensor4D, criterion: Criterion): void {
+async function checkInputs(model: AttackModel, x: Tensor4D, criterion: Criterion): Promise<void> {
   if (x.rank !== 4 || x.dtype !== 'float32') {
     throw new AttackError('invalid-argument', `inputs must be a float32 tensor [n, h, w, c]; got ${x.dtype} [${x.shape}]`, { field: 'x' });
   }
   if (x.shape[0] === 0) throw new AttackError('invalid-argument', 'inputs are an empty batch', { field: 'x' });
   const [lo, hi] = model.bounds;
-  const [min, max] = tf.tidy(() => [tf.min(x).dataSync()[0], tf.max(x).dataSync()[0]]);
+  const [min, max] = await takeValues(tf.tidy(() => tf.stack([tf.min(x), tf.max(x)])));
   if (!(min >= lo && max <= hi)) {
     throw new AttackError('invalid-argument', `inputs span [${min}, ${max}], outside the model's bounds [${lo}, ${hi}]`, { field: 'x' });
   }
@@ -320,9 +320,9 @@ async function runAttack(steps: AttackSteps, model: AttackModel, x: Tensor4D, y:
   if (criterion.targets && !steps.targeted) {
     throw new AttackError('unsupported', `${steps.name} is untargeted; it cannot use the ${criterion.name} criterion`, { field: 'criterion' });
   }
-  checkInputs(model, x, criterion);
+  await checkInputs(model, x, criterion);
   const n = x.shape[0];
-  const labels = toLabels(y, n, model.numClasses);
+  const labels = await toLabels(y, n, model.numClasses);
   throwIfAborted(opts.signal);
 
   const state: RunState = {
@@ -346,7 +346,7 @@ async function runAttack(steps: AttackSteps, model: AttackModel, x: Tensor4D, y:
       const size = Math.min(opts.batchSize, n - start);
       const xChunk = tf.slice(x, [start, 0, 0, 0], [size, -1, -1, -1]);
       state.owned.add(xChunk);
-      const cleanLogits = logitsValues(model, xChunk);
+      const cleanLogits = await logitsValues(model, xChunk);
       const chunkLabels = labels.subarray(start, start + size);
       const chunkTargets = criterion.targets?.subarray(start, start + size);
       const cleanChunk = evaluateCriterion(criterion, cleanLogits, model.numClasses, chunkLabels, chunkTargets);

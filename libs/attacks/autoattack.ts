@@ -101,11 +101,11 @@ export function autoAttackSteps(options: AutoAttackOptions = {}): AttackSteps {
     norms: ['Linf', 'L2'],
     targeted: false,
     async perturb(ctx: StepContext): Promise<Tensor4D> {
-      ctx.warn(checkRandomized(ctx.cleanLogits, logitsValues(ctx.model, ctx.x), ctx.model.numClasses, ctx.attack));
+      ctx.warn(checkRandomized(ctx.cleanLogits, await logitsValues(ctx.model, ctx.x), ctx.model.numClasses, ctx.attack));
       const robust = ctx.isAdversarial(ctx.cleanLogits).map((a) => 1 - a);
       ctx.recordStage('clean', robust);
       const d = ctx.x.size / ctx.n;
-      const out = Float32Array.from(ctx.x.dataSync() as Float32Array);
+      const out = Float32Array.from((await ctx.x.data()) as Float32Array);
       for (const stage of stages) {
         if (!stage.norms.includes(ctx.norm)) continue;
         const rows = rowsWhere(robust, 1);

@@ -70,7 +70,7 @@ describe('CAG', () => {
 
     // The reported objective at the returned point is Σ KL(p_g(x) ‖ p_t(x')) with the 1e-5 smoothing.
     const raw = r.results[0].raw;
-    const expected = cagObjective(logitsValues(guidance, x), logitsValues(target, raw), n);
+    const expected = cagObjective(await logitsValues(guidance, x), await logitsValues(target, raw), n);
     assert.ok(Math.abs(objectives.at(-1)! - expected) < 1e-3 * Math.max(1, Math.abs(expected)), `${objectives.at(-1)} vs ${expected}`);
 
     // Each coordinate moved by at most ε and stays in [0, 1]; BatchNorm statistics untouched.

@@ -23,7 +23,7 @@ import { tf, type Tensor2D, type Tensor4D } from '../engine/index.js';
 import { defineAttack, nameTag, sampleStream, type StepContext } from './attack.js';
 import { checkFiniteLoss, checkZeroGradient } from './checks.js';
 import { AttackError } from './errors.js';
-import { gradientAbsSums, lossAndGradient, lossValues } from './gradient.js';
+import { gradientAbsSums, inputGradient, lossAndGradient, lossValues } from './gradient.js';
 import { elementwiseKl, type LossFn } from './losses.js';
 import { ascentStep, project } from './norms.js';
 import { checkKnownKeys, positiveInt, positiveNumber } from './options.js';
@@ -93,9 +93,9 @@ export function createCag(options: CagOptions): Attack {
       const lossFn = cagObjective(anchor);
       let xAdv = ctx.own(startingPoint(ctx, 'normal', 0));
       for (let step = 0; step < o.steps; step++) {
-        const { grad, loss } = lossAndGradient(ctx.model, xAdv, lossFn);
+        const { grad, loss } = await lossAndGradient(ctx.model, xAdv, lossFn);
         if (step === 0) {
-          ctx.warn(checkZeroGradient(gradientAbsSums(grad), ctx.attack));
+          ctx.warn(checkZeroGradient(await gradientAbsSums(grad), ctx.attack));
           ctx.warn(checkFiniteLoss(loss, ctx.attack));
         }
         ctx.reportStep(step, sum(loss));
@@ -105,7 +105,7 @@ export function createCag(options: CagOptions): Attack {
         xAdv = ctx.swap(xAdv, next);
         await ctx.checkpoint();
       }
-      if (ctx.reporting) ctx.reportStep(o.steps, sum(lossValues(ctx.model, xAdv, lossFn).loss));
+      if (ctx.reporting) ctx.reportStep(o.steps, sum((await lossValues(ctx.model, xAdv, lossFn)).loss));
       return xAdv;
     },
   });
@@ -147,7 +147,7 @@ export function generateCag(target: AttackModel, guidance: AttackModel, x: Tenso
   let xAdv = tf.tidy(() => tf.add(x, tf.mul(tf.tensor4d(noise, [n, h, w, c]), NORMAL_START_STD)) as Tensor4D);
   try {
     for (let step = 0; step < steps; step++) {
-      const { grad } = lossAndGradient(target, xAdv, lossFn);
+      const grad = inputGradient(target, xAdv, lossFn);
       const cur = xAdv;
       xAdv = tf.tidy(() => project(ascentStep(cur, grad, alpha, 'Linf'), x, eps, 'Linf', target.bounds));
       cur.dispose();

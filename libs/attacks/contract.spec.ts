@@ -61,7 +61,7 @@ describe('attack registry contract', () => {
     guidance = fromLayersModel(tinyBnModel(SHAPE, 10, 21));
     x = randomInputs(3, N, SHAPE);
     // Labels: the model's own predictions (correct), except 3 samples given another class.
-    labels = argMaxRows(logitsValues(model, x), 10);
+    labels = argMaxRows(await logitsValues(model, x), 10);
     for (const i of [1, 5, 9]) labels[i] = (labels[i] + 1) % 10;
   });
 
@@ -86,7 +86,7 @@ describe('attack registry contract', () => {
           const norms = perturbationNorms(cv, xv, N, norm);
           for (const d of norms) assert.ok(d <= r.eps + 1e-6, `‖δ‖ = ${d} > ε = ${r.eps}`);
           // Success is what the model says at the clipped point (or the clean point was already wrong).
-          const preds = argMaxRows(logitsValues(model, r.clipped), 10);
+          const preds = argMaxRows(await logitsValues(model, r.clipped), 10);
           for (let i = 0; i < N; i++) {
             assert.equal(r.success[i], preds[i] !== labels[i] ? 1 : 0, `sample ${i}: success flag disagrees with the model`);
             assert.ok(r.success[i] >= result.clean[i], `sample ${i}: misclassified when clean but not after the attack`);

@@ -15,7 +15,7 @@
 import { tf, type Tensor4D } from '../engine/index.js';
 import { defineAttack, type AttackSteps, type StepContext } from './attack.js';
 import { checkFiniteLoss, checkTargetCount } from './checks.js';
-import { lossAndGradient } from './gradient.js';
+import { lossAndGradient, takeValues } from './gradient.js';
 import { oneHotRows, topClasses, type LossFn } from './losses.js';
 import { projectionL2, projectionLinf } from './fab-projections.js';
 import { logitsValues } from './model.js';
@@ -74,7 +74,7 @@ async function fabSingleRun(
   const shape = ctx.x.shape;
   const d = shape[1] * shape[2] * shape[3];
   const [lo, hi] = model.bounds;
-  const im = Float32Array.from(ctx.x.dataSync() as Float32Array);
+  const im = Float32Array.from((await ctx.x.data()) as Float32Array);
   const x1 = Float64Array.from(im);
   const adv = Float32Array.from(im);
   const res = new Float64Array(n).fill(1e10);
@@ -101,9 +101,8 @@ async function fabSingleRun(
     let gvals: Float32Array;
     let df: Float32Array;
     try {
-      const evald = lossAndGradient(model, x1t, diffFn);
-      gvals = evald.grad.dataSync() as Float32Array;
-      evald.grad.dispose();
+      const evald = await lossAndGradient(model, x1t, diffFn);
+      gvals = await takeValues(evald.grad);
       df = evald.loss;
     } finally {
       x1t.dispose();
@@ -131,7 +130,7 @@ async function fabSingleRun(
     const x1t2 = tf.tensor4d(x1f, shape);
     let isAdv: Uint8Array;
     try {
-      isAdv = ctx.isAdversarial(logitsValues(model, x1t2));
+      isAdv = ctx.isAdversarial(await logitsValues(model, x1t2));
     } finally {
       x1t2.dispose();
     }
@@ -172,7 +171,7 @@ export function fabTSteps(options: FabTOptions = {}): AttackSteps {
       const used = Math.min(o.targets, C - 1);
       const d = ctx.x.size / ctx.n;
       const robust = ctx.isAdversarial(ctx.cleanLogits).map((a) => 1 - a);
-      const out = Float32Array.from(ctx.x.dataSync() as Float32Array);
+      const out = Float32Array.from((await ctx.x.data()) as Float32Array);
       for (let rank = 2; rank <= used + 1; rank++) {
         for (let r = 0; r < o.restarts; r++) {
           const rows = rowsWhere(robust, 1);

@@ -27,9 +27,9 @@ export function createFgsm(options: FgsmOptions = {}): Attack {
     norms: ['Linf', 'L2'],
     targeted: true,
     async perturb(ctx: StepContext): Promise<Tensor4D> {
-      const { grad, loss } = lossAndGradient(ctx.model, ctx.x, objective(ctx, 'ce'));
+      const { grad, loss } = await lossAndGradient(ctx.model, ctx.x, objective(ctx, 'ce'));
       try {
-        ctx.warn(checkZeroGradient(gradientAbsSums(grad), ctx.attack));
+        ctx.warn(checkZeroGradient(await gradientAbsSums(grad), ctx.attack));
         ctx.warn(checkFiniteLoss(loss, ctx.attack));
         ctx.reportStep(0, loss.reduce((a, b) => a + b, 0));
         return tf.tidy(() => ascentStep(ctx.x, grad, ctx.eps, ctx.norm));

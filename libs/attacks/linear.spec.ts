@@ -47,10 +47,10 @@ describe('known answers on linear models', () => {
     let x: Tensor4D;
     let labels: Int32Array;
 
-    before(() => {
+    before(async () => {
       model = fromLayersModel(linearModel(SHAPE, W, b));
       x = tf.tensor4d(xv, [n, ...SHAPE]);
-      const z = logitsValues(model, x);
+      const z = await logitsValues(model, x);
       labels = Int32Array.from({ length: n }, (_, i) => (z[i * 2] >= z[i * 2 + 1] ? 0 : 1));
     });
 
@@ -58,7 +58,7 @@ describe('known answers on linear models', () => {
       const r = await createFgsm().run(model, x, labels, { eps });
       const adv = r.results[0].clipped;
       const av = adv.dataSync() as Float32Array;
-      const z = logitsValues(model, adv);
+      const z = await logitsValues(model, adv);
       for (let s = 0; s < n; s++) {
         const y = labels[s];
         const j = 1 - y;
@@ -76,7 +76,7 @@ describe('known answers on linear models', () => {
     for (const loss of ['ce', 'cw'] as const) {
       it(`PGD (${loss}) reaches the analytic worst case from a random start`, async () => {
         const r = await createPgd({ steps: 10, loss }).run(model, x, labels, { eps, seed: 4 });
-        const z = logitsValues(model, r.results[0].clipped);
+        const z = await logitsValues(model, r.results[0].clipped);
         for (let s = 0; s < n; s++) {
           const y = labels[s];
           const worst = analyticWorst(W, b, C, xv.subarray(s * D, (s + 1) * D), y, 1 - y, eps).margin;
@@ -99,10 +99,10 @@ describe('known answers on linear models', () => {
     let x: Tensor4D;
     let labels: Int32Array;
 
-    before(() => {
+    before(async () => {
       model = fromLayersModel(linearModel(SHAPE, W, b));
       x = tf.tensor4d(xv, [n, ...SHAPE]);
-      const z = logitsValues(model, x);
+      const z = await logitsValues(model, x);
       labels = Int32Array.from({ length: n }, (_, i) => {
         let best = 0;
         for (let c = 1; c < C; c++) if (z[i * C + c] > z[i * C + best]) best = c;
@@ -113,7 +113,7 @@ describe('known answers on linear models', () => {
     it('PGD (CW) lands on the optimal corner x − ε·sign(w_y − w_j), clipped, of the class j it ends nearest to', async () => {
       const r = await createPgd({ steps: 20, loss: 'cw', restarts: 3 }).run(model, x, labels, { eps, seed: 9 });
       const av = r.results[0].clipped.dataSync() as Float32Array;
-      const z = logitsValues(model, r.results[0].clipped);
+      const z = await logitsValues(model, r.results[0].clipped);
       let analyticRobust = 0;
       for (let s = 0; s < n; s++) {
         const xs = xv.subarray(s * D, (s + 1) * D);

@@ -1,13 +1,14 @@
 /**
  * Per-sample attack objectives (to be maximised), as functions of the logits `z` `[n, C]`.
  *
- * Each `LossFn` also receives `z`'s values, so losses that need an ordering of the classes (DLR) can
- * build constant selection masks without differentiating through a sort. Tensors passed to the
- * factories (one-hot labels, anchor probabilities) stay owned by the caller.
+ * Losses that need an ordering of the classes (DLR) build their selection masks from `z` on the
+ * device, outside the gradient tape (`classRankMasks`), so no loss reads values back to the CPU in
+ * the middle of a step. Tensors passed to the factories (one-hot labels, anchor probabilities) stay
+ * owned by the caller.
  */
 import { tf, type Tensor1D, type Tensor2D } from '../engine/index.js';
 
-export type LossFn = (z: Tensor2D, zValues: Float32Array) => Tensor1D;
+export type LossFn = (z: Tensor2D) => Tensor1D;
 
 /** The smoothing inside `log(b + 1e-5)` of the project's element-wise KL (ARCHITECTURE.md). */
 export const KL_SMOOTHING = 1e-5;
@@ -74,11 +75,30 @@ export function topClasses(zValues: Float32Array, numClasses: number, k: number)
   return out;
 }
 
-/** Builds `[n, C]` selection masks (rows of weights) from per-row class → weight lists. */
-function weightRows(n: number, numClasses: number, fill: (i: number, row: Float32Array) => void): Tensor2D {
-  const values = new Float32Array(n * numClasses);
-  for (let i = 0; i < n; i++) fill(i, values.subarray(i * numClasses, (i + 1) * numClasses));
-  return tf.tensor2d(values, [n, numClasses]);
+/**
+ * `[n, C]` float masks, one per entry of `positions`: mask k is 1 at the class ranked `positions[k]`
+ * in its row (0 = highest logit), else 0. Ties rank the lower class first, as `topClasses` does. The
+ * masks are constants of the tape: built inside `customGrad` (whose forward ops are not recorded),
+ * with a zero gradient towards `z`, so a loss can select classes by rank without reading `z` back.
+ */
+export function classRankMasks(z: Tensor2D, positions: readonly number[]): Tensor2D[] {
+  const ranks = (zi: Tensor2D) => {
+    const [n, c] = zi.shape;
+    const mine = tf.reshape(zi, [n, c, 1]);
+    const others = tf.reshape(zi, [n, 1, c]);
+    // before[c, j] = 1 where class j ranks ahead of class c: a larger logit, or an equal one with j < c.
+    const earlier = tf.tensor2d(Float32Array.from({ length: c * c }, (_, k) => (k % c < Math.floor(k / c) ? 1 : 0)), [c, c]);
+    const before = tf.add(tf.cast(tf.greater(others, mine), 'float32'), tf.mul(tf.cast(tf.equal(others, mine), 'float32'), earlier));
+    return tf.sum(before, 2) as Tensor2D;
+  };
+  return positions.map((p) =>
+    tf.customGrad((zi) => ({
+      value: tf.cast(tf.equal(ranks(zi as Tensor2D), p), 'float32'),
+      // −0, not 0: x + (−0) = x for every x (also x = −0), so the gradient reaching z is bit for bit
+      // the one the other terms give, as if the masks were constants.
+      gradFunc: (dy) => tf.fill(dy.shape, -0),
+    }))(z) as Tensor2D,
+  );
 }
 
 /**
@@ -86,17 +106,13 @@ function weightRows(n: number, numClasses: number, fill: (i: number, row: Float3
  * `−(z_y − max_{j≠y} z_j) / (z_π1 − z_π3 + 1e-12)`, π the classes by decreasing logit. Needs ≥ 3 classes.
  */
 export function dlr(labels: Int32Array, numClasses: number): LossFn {
-  return (z, zValues) => {
-    const top = topClasses(zValues, numClasses, 3);
-    // numerator weights: +1 on y, −1 on the best other class
-    const num = weightRows(labels.length, numClasses, (i, row) => {
-      row[labels[i]] += 1;
-      row[top[i][0] === labels[i] ? top[i][1] : top[i][0]] -= 1;
-    });
-    const den = weightRows(labels.length, numClasses, (i, row) => {
-      row[top[i][0]] += 1;
-      row[top[i][2]] -= 1;
-    });
+  return (z) => {
+    const y = oneHotRows(labels, numClasses);
+    const [first, second, third] = classRankMasks(z, [0, 1, 2]);
+    // numerator weights: +1 on y, −1 on the best other class (the second when y ranks first)
+    const yFirst = tf.sum(tf.mul(first, y), 1, true);
+    const num = tf.sub(y, tf.add(tf.mul(first, tf.sub(1, yFirst)), tf.mul(second, yFirst)));
+    const den = tf.sub(first, third);
     return tf.neg(tf.div(tf.sum(tf.mul(z, num), 1), tf.add(tf.sum(tf.mul(z, den), 1), 1e-12))) as Tensor1D;
   };
 }
@@ -106,17 +122,10 @@ export function dlr(labels: Int32Array, numClasses: number): LossFn {
  * Needs ≥ 4 classes.
  */
 export function dlrTargeted(labels: Int32Array, targets: Int32Array, numClasses: number): LossFn {
-  return (z, zValues) => {
-    const top = topClasses(zValues, numClasses, 4);
-    const num = weightRows(labels.length, numClasses, (i, row) => {
-      row[labels[i]] += 1;
-      row[targets[i]] -= 1;
-    });
-    const den = weightRows(labels.length, numClasses, (i, row) => {
-      row[top[i][0]] += 1;
-      row[top[i][2]] -= 0.5;
-      row[top[i][3]] -= 0.5;
-    });
+  return (z) => {
+    const num = tf.sub(oneHotRows(labels, numClasses), oneHotRows(targets, numClasses));
+    const [first, third, fourth] = classRankMasks(z, [0, 2, 3]);
+    const den = tf.sub(tf.sub(first, tf.mul(third, 0.5)), tf.mul(fourth, 0.5));
     return tf.neg(tf.div(tf.sum(tf.mul(z, num), 1), tf.add(tf.sum(tf.mul(z, den), 1), 1e-12))) as Tensor1D;
   };
 }

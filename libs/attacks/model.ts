@@ -54,11 +54,11 @@ export function fromLogitsFunction(
   return { bounds: checkBounds(options.bounds ?? [0, 1]), numClasses, logits };
 }
 
-/** Logits for a batch as plain values `[n * numClasses]` (no tensor left behind). */
-export function logitsValues(model: AttackModel, x: Tensor4D): Float32Array {
+/** Logits for a batch as plain values `[n * numClasses]` (no tensor left behind), read asynchronously. */
+export async function logitsValues(model: AttackModel, x: Tensor4D): Promise<Float32Array> {
   const z = tf.tidy(() => model.logits(x));
   try {
-    return Float32Array.from(z.dataSync() as Float32Array);
+    return Float32Array.from((await z.data()) as Float32Array);
   } finally {
     z.dispose();
   }

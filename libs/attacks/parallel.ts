@@ -57,10 +57,10 @@ const PLACEHOLDER = fromLogitsFunction(() => {
   throw new Error('placeholder model');
 }, 2);
 
-function labelsArray(y: Labels): Int32Array {
+async function labelsArray(y: Labels): Promise<Int32Array> {
   if (y instanceof Int32Array) return y;
   if (Array.isArray(y)) return Int32Array.from(y as number[]);
-  return Int32Array.from((y as { dataSync(): ArrayLike<number> }).dataSync());
+  return Int32Array.from(await (y as { data(): Promise<ArrayLike<number>> }).data());
 }
 
 /**
@@ -91,12 +91,12 @@ export async function runAttackParallel(
   const [n, h, w, c] = x.shape;
   const d = h * w * c;
   const shardSize = positiveInt(name, 'shardSize', rawShard, Math.min(256, Math.max(1, Math.ceil(n / pool.size))));
-  const labels = labelsArray(y);
+  const labels = await labelsArray(y);
   if (labels.length !== n) throw new AttackError('invalid-argument', `${labels.length} labels for ${n} inputs`, { field: 'y' });
   const signal = run.signal as AbortSignal | undefined;
   throwIfAborted(signal);
 
-  const values = x.dataSync() as Float32Array;
+  const values = (await x.data()) as Float32Array;
   const key = `attack-${process.pid}-${nextKey++}`;
   const abortFlag = new SharedArrayBuffer(4);
   const onAbort = () => Atomics.store(new Int32Array(abortFlag), 0, 1);

@@ -97,9 +97,9 @@ async function singleRun(ctx: StepContext, o: ResolvedPgdOptions, lossFn: LossFn
   // earlyStop: rows that met the criterion at some iterate stay there (1 = frozen).
   const frozen = new Uint8Array(ctx.n);
   for (let step = 0; step < o.steps; step++) {
-    const { grad, loss, logits } = lossAndGradient(ctx.model, xAdv, lossFn);
+    const { grad, loss, logits } = await lossAndGradient(ctx.model, xAdv, lossFn);
     if (step === 0 && restart === 0) {
-      ctx.warn(checkZeroGradient(gradientAbsSums(grad), ctx.attack));
+      ctx.warn(checkZeroGradient(await gradientAbsSums(grad), ctx.attack));
       ctx.warn(checkFiniteLoss(loss, ctx.attack));
     }
     ctx.reportStep(step, sum(loss));
@@ -119,7 +119,7 @@ async function singleRun(ctx: StepContext, o: ResolvedPgdOptions, lossFn: LossFn
     xAdv = ctx.swap(xAdv, next);
     await ctx.checkpoint();
   }
-  const { logits, loss } = lossValues(ctx.model, xAdv, lossFn);
+  const { logits, loss } = await lossValues(ctx.model, xAdv, lossFn);
   ctx.reportStep(o.steps, sum(loss));
   return { xAdv, success: ctx.isAdversarial(logits), loss };
 }

@@ -10,17 +10,17 @@ export function rowsWhere(flags: ArrayLike<number>, value: number): Int32Array {
 
 /**
  * A copy of `base` with row `rows[j]` replaced by row j of `values` wherever `take[j]` is 1 (all
- * rows when `take` is absent). Returns a new tensor; disposes nothing.
+ * rows when `take` is absent). Returns a new tensor; disposes nothing. Runs on the device (one
+ * gather over both tensors' rows): no values are read back.
  */
 export function replaceRows(base: Tensor4D, rows: Int32Array, values: Tensor4D | Float32Array, take?: Uint8Array): Tensor4D {
-  const out = Float32Array.from(base.dataSync() as Float32Array);
-  const src = values instanceof Float32Array ? values : (values.dataSync() as Float32Array);
-  const d = base.size / base.shape[0];
-  for (let j = 0; j < rows.length; j++) {
-    if (take && !take[j]) continue;
-    out.set(src.subarray(j * d, (j + 1) * d), rows[j] * d);
-  }
-  return tf.tensor4d(out, base.shape);
+  const n = base.shape[0];
+  const source = Int32Array.from({ length: n }, (_, i) => i);
+  for (let j = 0; j < rows.length; j++) if (!take || take[j]) source[rows[j]] = n + j;
+  return tf.tidy(() => {
+    const extra = values instanceof Float32Array ? tf.tensor4d(values, [rows.length, base.shape[1], base.shape[2], base.shape[3]]) : values;
+    return tf.gather(tf.concat([base, extra], 0), tf.tensor1d(source, 'int32')) as Tensor4D;
+  });
 }
 
 /**

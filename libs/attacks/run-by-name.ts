@@ -73,11 +73,11 @@ export function oneEps(name: string, eps: unknown): number {
 }
 
 /** Builds the report of a one-ε run; takes ownership of the result's tensors. */
-export function reportFromResult(model: AttackModel, x: Tensor4D, result: AttackResult, seconds: number): AttackReport {
+export async function reportFromResult(model: AttackModel, x: Tensor4D, result: AttackResult, seconds: number): Promise<AttackReport> {
   const r = result.results[0];
   r.raw.dispose();
   const n = x.shape[0];
-  const norms = perturbationNorms(r.clipped.dataSync() as Float32Array, x.dataSync() as Float32Array, n, result.norm);
+  const norms = perturbationNorms((await r.clipped.data()) as Float32Array, (await x.data()) as Float32Array, n, result.norm);
   const stages: StageResult[] = r.stages
     ? [...r.stages]
     : [
@@ -94,7 +94,7 @@ export function reportFromResult(model: AttackModel, x: Tensor4D, result: Attack
     maxPerturbation: norms.reduce((a, b) => Math.max(a, b), 0),
     stages,
     adversarial: r.clipped,
-    predictions: argMaxRows(logitsValues(model, r.clipped), model.numClasses),
+    predictions: argMaxRows(await logitsValues(model, r.clipped), model.numClasses),
     success: r.success,
     warnings: result.warnings,
     seconds,

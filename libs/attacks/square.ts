@@ -24,6 +24,7 @@
 import { tf, type Tensor4D } from '../engine/index.js';
 import type { Rng } from '../data/index.js';
 import { defineAttack, type AttackSteps, type StepContext } from './attack.js';
+import { logitsValues } from './model.js';
 import { boolean, checkKnownKeys, numberIn, positiveInt } from './options.js';
 import type { Attack, Norm } from './types.js';
 
@@ -288,20 +289,20 @@ export function squareSteps(options: SquareOptions = {}): AttackSteps {
       const f: Frame = { h, w, c, d: h * w * c, eps: ctx.eps, lo: model.bounds[0], hi: model.bounds[1] };
       const C = model.numClasses;
       const geometry = GEOMETRIES[ctx.norm];
-      const x = Float32Array.from(ctx.x.dataSync() as Float32Array);
+      const x = Float32Array.from((await ctx.x.data()) as Float32Array);
       const best = Float32Array.from(x);
       const lossMin = new Float64Array(n);
       // margin > 0: still robust. Clean misclassified samples are never queried.
       const all = Int32Array.from({ length: n }, (_, i) => i);
       const marginMin = margins(ctx.cleanLogits, ctx.labels, all, C);
 
-      const query = (rows: Int32Array, values: Float32Array): Float64Array => {
+      const query = async (rows: Int32Array, values: Float32Array): Promise<Float64Array> => {
         const t = tf.tensor4d(values, [rows.length, h, w, c]);
-        const z = tf.tidy(() => model.logits(t));
-        t.dispose();
-        const logits = Float32Array.from(z.dataSync() as Float32Array);
-        z.dispose();
-        return margins(logits, ctx.labels, rows, C);
+        try {
+          return margins(await logitsValues(model, t), ctx.labels, rows, C);
+        } finally {
+          t.dispose();
+        }
       };
 
       for (let r = 0; r < restarts; r++) {
@@ -314,7 +315,7 @@ export function squareSteps(options: SquareOptions = {}): AttackSteps {
         for (const i of active) geometry.start(f, x, best, i, rngs.get(i)!, sharedStart);
         const startValues = new Float32Array(active.length * f.d);
         active.forEach((i, j) => startValues.set(best.subarray(i * f.d, (i + 1) * f.d), j * f.d));
-        const startMargins = query(active, startValues);
+        const startMargins = await query(active, startValues);
         active.forEach((i, j) => {
           marginMin[i] = startMargins[j];
           lossMin[i] = startMargins[j];
@@ -327,7 +328,7 @@ export function squareSteps(options: SquareOptions = {}): AttackSteps {
           if (active.length === 0) break;
           const values = new Float32Array(active.length * f.d);
           active.forEach((i, j) => geometry.proposeRow(f, draws, x, best, i, rngs.get(i)!, values.subarray(j * f.d, (j + 1) * f.d)));
-          const m = query(active, values);
+          const m = await query(active, values);
           let total = 0;
           active.forEach((i, j) => {
             const improved = m[j] < lossMin[i];

@@ -113,8 +113,8 @@ export async function attackInThread(p: ThreadAttackPayload): Promise<ThreadAtta
     const r = result.results[0];
     try {
       return {
-        adversarial: Float32Array.from(r.clipped.dataSync() as Float32Array),
-        predictions: argMaxRows(logitsValues(entry.target, r.clipped), entry.target.numClasses),
+        adversarial: Float32Array.from((await r.clipped.data()) as Float32Array),
+        predictions: argMaxRows(await logitsValues(entry.target, r.clipped), entry.target.numClasses),
         success: r.success,
         clean: result.clean,
         cleanAccuracy: result.cleanAccuracy,

@@ -11,6 +11,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { tf } from './tf.js';
 import { EngineError } from './errors.js';
 
@@ -31,6 +32,19 @@ interface AdapterFound {
 const SOFTWARE_ADAPTERS = /llvmpipe|lavapipe|swiftshader|softpipe/i;
 
 let dawn: DawnModule | undefined;
+
+/**
+ * The software adapter needs Mesa's headless EGL platform (`EGL_PLATFORM=surfaceless`). EGL reads it
+ * from the process's C environment, which only the main thread's `process.env` writes reach: a worker
+ * thread's `process.env` is its own copy. So the main thread sets it, before any worker starts
+ * (jobs and attack pools run the engine in worker threads); `HARDEN_WEBGPU_SOFTWARE` is read from the
+ * environment the process started with, and again whenever an adapter is looked for.
+ */
+export function prepareWebgpuEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  if (isMainThread && env.HARDEN_WEBGPU_SOFTWARE === '1') env.EGL_PLATFORM ??= 'surfaceless';
+}
+
+prepareWebgpuEnvironment();
 
 /**
  * Dawn reaches GPUs on Linux through the Vulkan loader; without it Dawn only prints a warning and
@@ -74,7 +88,7 @@ async function findAdapter(mode: WebgpuMode): Promise<AdapterFound | { reason: s
     return { reason: `the webgpu package could not load: ${(cause as Error).message}` };
   }
   if (mode === 'software') {
-    process.env.EGL_PLATFORM ??= 'surfaceless';
+    if (isMainThread) process.env.EGL_PLATFORM ??= 'surfaceless';
     const gpu = mod.create(['backend=opengles']);
     const adapter = await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
     if (!adapter) {

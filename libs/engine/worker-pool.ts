@@ -13,6 +13,7 @@ import { availableParallelism } from 'node:os';
 import { Worker, type Transferable } from 'node:worker_threads';
 import { EngineError } from './errors.js';
 import type { BackendChoice, EngineInfo } from './backend.js';
+import { prepareWebgpuEnvironment } from './webgpu.js';
 
 export interface WorkerPoolOptions {
   /** Number of worker threads. @default min(availableParallelism(), 2) or HARDEN_WORKERS */
@@ -78,6 +79,8 @@ export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
   let closed = false;
   const waiters: Array<() => void> = [];
 
+  // Before the first worker: the software webgpu adapter's EGL setting must be in the C environment.
+  prepareWebgpuEnvironment();
   const slots: Slot[] = Array.from({ length: size }, () => {
     const worker = new Worker(WORKER_MAIN, { workerData: { backend } });
     const slot: Slot = { worker, busy: 0, pending: new Map() };

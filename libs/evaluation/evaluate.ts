@@ -169,7 +169,9 @@ export async function evaluateShard(options: EvaluateOptions): Promise<Evaluatio
   const reports: AttackReport[] = [];
   const warnings = new Map<string, { id: string; message: string }>();
   try {
-    const cleanPred = tf.tidy(() => tf.argMax(model.predict(x, { batchSize: 256 }) as tf.Tensor2D, 1).dataSync() as Int32Array);
+    const predicted = tf.tidy(() => tf.argMax(model.predict(x, { batchSize: 256 }) as tf.Tensor2D, 1));
+    const cleanPred = Int32Array.from((await predicted.data()) as Int32Array);
+    predicted.dispose();
     const cleanCorrect = cleanPred.map((p, i) => (p === labels[i] ? 1 : 0));
     options.onProgress?.({ type: 'clean', n, cleanAccuracy: sum(cleanCorrect) / n });
 

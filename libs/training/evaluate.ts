@@ -49,7 +49,7 @@ export async function evaluateHeldOut(model: tfl.LayersModel, data: Dataset, opt
   for (const batch of iterateBatches(data, { batchSize, shuffle: false, ...(options.signal ? { signal: options.signal } : {}) })) {
     const x = tf.tensor4d(batch.x, batch.shape, 'float32');
     try {
-      const logits = logitsValues(wrapped, x);
+      const logits = await logitsValues(wrapped, x);
       const c = data.numClasses;
       for (let i = 0; i < batch.y.length; i++) {
         let best = 0;
