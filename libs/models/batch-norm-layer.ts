@@ -16,9 +16,13 @@
  * The moving statistics update as the stock layer does them: m ← m − (1 − momentum)·(m − batch),
  * with the biased variance. Inference mode is the stock code. Registered under the stock class name,
  * it is what loading any model.json builds; saved models are unchanged.
+ *
+ * On the native engine the op is two oneDNN kernels (`HardenBatchNorm` forward, `HardenBatchNormGrad`
+ * backward, libs/engine/native/batch-norm.ts) computing the same maths in one pass each; they keep
+ * the variance instead of 1/σ. Elsewhere it is composed of tfjs ops as below.
  */
 import type { BatchNormalization } from '@tensorflow/tfjs-layers/dist/layers/normalization.js';
-import { tf, tfl } from '../engine/index.js';
+import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, tf, tfl } from '../engine/index.js';
 import { stockLayerClass } from './stock-layer.js';
 
 type BnArgs = NonNullable<Parameters<typeof tfl.layers.batchNormalization>[0]>;
@@ -44,6 +48,7 @@ const StockBatchNormalization = stockLayerClass<typeof BatchNormalization>('Batc
  * variance (for the moving statistics; no gradient flows back through those two outputs).
  */
 export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  if (x.dtype === 'float32' && x.size > 0 && tf.getKernel(BATCH_NORM_KERNEL, tf.getBackend())) return batchNormKernels(x, gamma, beta, epsilon);
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const count = x.size / x.shape[x.shape.length - 1];
   let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
@@ -64,6 +69,28 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Ten
         // γ/(σ·M) · (M·dy − dβ − x̂·dγ) = γ/σ · (dy − dβ/M − x̂·dγ/M)
         const dx = tf.mul(tf.sub(tf.sub(dy, tf.div(dBeta, count)), tf.mul(xHat, tf.div(dGamma, count))), tf.mul(sInvStd, sGamma));
         return [dx, dGamma, dBeta];
+      },
+    };
+  });
+  const y = op(x, gamma, beta);
+  if (!stats) throw new Error('batch norm computed no statistics');
+  return { y, ...stats };
+}
+
+/** `batchNormTraining` through the engine's own kernels (the native engine registers them). */
+function batchNormKernels(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
+  const op = tf.customGrad((...args: unknown[]) => {
+    const [xi, g, b, save] = args as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    const [value, mean, variance] = tf.engine().runKernel(BATCH_NORM_KERNEL, { x: xi, gamma: g, beta: b }, { epsilon }) as unknown as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
+    save([xi, mean, variance, g]);
+    stats = { mean: tf.keep(mean), variance: tf.keep(variance) };
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sMean, sVariance, sGamma] = saved;
+        const inputs = { x: sx, dy, mean: sMean, variance: sVariance, gamma: sGamma };
+        return tf.engine().runKernel(BATCH_NORM_GRAD_KERNEL, inputs, { epsilon }) as unknown as tf.Tensor[];
       },
     };
   });
