@@ -31,8 +31,12 @@ describe('harden CLI end to end', () => {
   it('info --json lists every backend', () => {
     const r = harden(['info', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const names = (r.json?.backends as Array<{ name: string; available: boolean }>).map((b) => b.name);
-    assert.deepEqual(names.sort(), ['cpu', 'tensorflow', 'wasm', 'webgpu']);
+    const backends = r.json?.backends as Array<{ name: string; available: boolean; device: string; reason?: string }>;
+    assert.deepEqual(backends.map((b) => b.name).sort(), ['cpu', 'native', 'tensorflow', 'wasm', 'webgpu']);
+    // native: its ISA and thread count, or why not and the command that enables it.
+    const native = backends.find((b) => b.name === 'native')!;
+    if (native.available) assert.match(native.device, /^oneDNN \d+\.\d+\.\d+ \w+, \d+ threads?$/);
+    else assert.match(native.reason ?? '', /npm run build:native/);
   });
 
   it('bench --quick --json measures the reference CNN with 1 and 2 workers, PGD-20 and a D2R step', () => {

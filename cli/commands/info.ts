@@ -11,7 +11,8 @@ export async function infoCommand(argv: string[]): Promise<number> {
   const backends = await probeBackends();
   const choice = resolveBackendChoice();
   const gpu = backends.find((b) => b.name === 'webgpu' && b.available && !/software/.test(b.device));
-  const selected = choice === 'auto' ? (gpu ? 'webgpu' : 'wasm') : choice;
+  const native = backends.find((b) => b.name === 'native' && b.available);
+  const selected = choice === 'auto' ? (gpu ? 'webgpu' : native ? 'native' : 'wasm') : choice;
   if (values.json) {
     printJson({
       version: VERSION,

@@ -1,8 +1,13 @@
 /**
- * Backend selection: `auto | wasm | webgpu | cpu | tensorflow`, from a flag or `HARDEN_BACKEND`.
+ * Backend selection: `auto | wasm | native | webgpu | cpu | tensorflow`, from a flag or `HARDEN_BACKEND`.
  *
- * - `wasm`: the default without a GPU. The project's own gradient kernels are registered on it
- *   (see `wasm-kernels/`), since the shipped backend cannot train convolutions.
+ * - `wasm`: the default without a GPU or oneDNN. The project's own gradient kernels are registered
+ *   on it (see `wasm-kernels/`), since the shipped backend cannot train convolutions.
+ * - `native`: the wasm backend with oneDNN kernels (the addon in `native/`) registered over its
+ *   convolutions, matmuls, pools and the BatchNorm op (see `native/index.ts`); tensors stay on the
+ *   wasm heap. Available where the addon was built (`npm ci` builds it when oneDNN's headers exist).
+ *   oneDNN threads: `HARDEN_NATIVE_THREADS`, else all cores in the main thread and cores ÷ workers in
+ *   each worker of a pool.
  * - `webgpu`: Dawn (the `webgpu` npm package) + tfjs-backend-webgpu. On a GPU it uses Vulkan; with
  *   `HARDEN_WEBGPU_SOFTWARE=1` it uses Dawn's OpenGL ES backend on Mesa llvmpipe (compatibility
  *   mode), which lets CPU-only machines test this path. `auto` never picks the software adapter.
@@ -12,10 +17,12 @@
 import { installFrugalGradients } from './frugal-gradients.js';
 import { tf } from './tf.js';
 import { EngineError } from './errors.js';
+import { availableParallelism } from 'node:os';
+import { loadNative, registerNativeKernels, setNativeThreads, unregisterNativeKernels } from './native/index.js';
 import { registerWasmKernels } from './wasm-kernels/index.js';
 import { probeWebgpu, registerWebgpuBackend, type WebgpuMode } from './webgpu.js';
 
-export const BACKEND_NAMES = ['wasm', 'webgpu', 'cpu', 'tensorflow'] as const;
+export const BACKEND_NAMES = ['wasm', 'native', 'webgpu', 'cpu', 'tensorflow'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 export type BackendChoice = BackendName | 'auto';
 
@@ -66,7 +73,27 @@ async function tryTensorflow(): Promise<string | undefined> {
   return undefined;
 }
 
-async function activate(name: BackendName): Promise<EngineInfo> {
+/** oneDNN threads: `HARDEN_NATIVE_THREADS`, else the caller's count, else every core. */
+function nativeThreadCount(requested: number | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  const fromEnv = Number.parseInt(env.HARDEN_NATIVE_THREADS ?? '', 10);
+  if (Number.isFinite(fromEnv) && fromEnv > 0) return fromEnv;
+  return requested !== undefined && requested > 0 ? requested : availableParallelism();
+}
+
+/** "oneDNN 2.6.3 avx2, 2 threads" for this thread's engine. */
+function nativeDevice(): string {
+  const load = loadNative();
+  if (!load.ok) return '';
+  const { version, isa, threads } = load.addon.info();
+  return `oneDNN ${version} ${isa}, ${threads} thread${threads === 1 ? '' : 's'}`;
+}
+
+export interface EngineOptions {
+  /** oneDNN threads for the native backend (a worker pool gives each worker cores ÷ workers). */
+  nativeThreads?: number;
+}
+
+async function activate(name: BackendName, options: EngineOptions = {}): Promise<EngineInfo> {
   switch (name) {
     case 'cpu': {
       await import('@tensorflow/tfjs-backend-cpu');
@@ -76,9 +103,20 @@ async function activate(name: BackendName): Promise<EngineInfo> {
     case 'wasm': {
       await import('@tensorflow/tfjs-backend-wasm');
       await setBackend('wasm');
+      unregisterNativeKernels();
       registerWasmKernels();
       const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
       return { backend: 'wasm', device: simd ? 'wasm-simd' : 'wasm' };
+    }
+    case 'native': {
+      const load = loadNative();
+      if (!load.ok) throw new EngineError('backend-unavailable', `backend "native" is unavailable: ${load.reason}`);
+      await import('@tensorflow/tfjs-backend-wasm');
+      await setBackend('wasm');
+      registerWasmKernels();
+      registerNativeKernels();
+      setNativeThreads(nativeThreadCount(options.nativeThreads));
+      return { backend: 'native', device: nativeDevice() };
     }
     case 'webgpu': {
       const device = await registerWebgpuBackend(webgpuMode());
@@ -108,21 +146,22 @@ async function setBackend(name: string): Promise<void> {
 }
 
 /**
- * Starts the engine on the chosen backend. `auto`: a real GPU adapter → webgpu, else wasm.
- * Calling it again with the same choice is a no-op; with another choice it switches.
+ * Starts the engine on the chosen backend. `auto`: a real GPU adapter → webgpu, else native when
+ * its addon loads, else wasm. Calling it again with the same choice is a no-op; with another
+ * choice it switches.
  */
-export async function initEngine(choice: BackendChoice = resolveBackendChoice()): Promise<EngineInfo> {
+export async function initEngine(choice: BackendChoice = resolveBackendChoice(), options: EngineOptions = {}): Promise<EngineInfo> {
   // Gradients that free memory as they go (frugal-gradients.ts); HARDEN_STOCK_GRADIENTS=1 keeps tfjs's own.
   if (process.env.HARDEN_STOCK_GRADIENTS !== '1') installFrugalGradients();
   if (current && (choice === current.backend || choice === 'auto')) return current;
   let name: BackendName;
   if (choice === 'auto') {
     const gpu = await probeWebgpu('hardware');
-    name = gpu.available ? 'webgpu' : 'wasm';
+    name = gpu.available ? 'webgpu' : loadNative().ok ? 'native' : 'wasm';
   } else {
     name = choice;
   }
-  current = await activate(name);
+  current = await activate(name, options);
   return current;
 }
 
@@ -131,8 +170,12 @@ export async function probeBackends(): Promise<BackendStatus[]> {
   const wasmSimd = typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
   const gpu = await probeWebgpu(webgpuMode());
   const tfNode = await tryTensorflow();
+  const native = loadNative();
   return [
     { name: 'wasm', available: true, device: wasmSimd ? 'wasm-simd' : 'wasm' },
+    native.ok
+      ? { name: 'native', available: true, device: nativeDevice() }
+      : { name: 'native', available: false, device: '', reason: native.reason },
     gpu.available
       ? { name: 'webgpu', available: true, device: gpu.device }
       : { name: 'webgpu', available: false, device: '', reason: gpu.reason },

@@ -10,6 +10,21 @@ export {
   type BackendName,
   type BackendStatus,
   type EngineInfo,
+  type EngineOptions,
 } from './backend.js';
+export {
+  BATCH_NORM_GRAD_KERNEL,
+  BATCH_NORM_KERNEL,
+  loadNative,
+  NATIVE_ENABLE_HINT,
+  NATIVE_KERNEL_NAMES,
+  nativeKernelsActive,
+  nativeThreads,
+  registerNativeKernels,
+  setNativeThreads,
+  unregisterNativeKernels,
+  type NativeAddon,
+  type NativeLoad,
+} from './native/index.js';
 export { EngineError, type EngineErrorCode } from './errors.js';
 export { createWorkerPool, defaultWorkerCount, type TaskRef, type WorkerPool, type WorkerPoolOptions } from './worker-pool.js';

@@ -32,7 +32,8 @@ async function handle(msg: Message): Promise<void> {
   try {
     let result: unknown;
     if (msg.kind === 'init') {
-      result = await initEngine((workerData as { backend: BackendChoice }).backend);
+      const data = workerData as { backend: BackendChoice; nativeThreads?: number };
+      result = await initEngine(data.backend, { nativeThreads: data.nativeThreads });
     } else {
       let mod = modules.get(msg.module);
       if (!mod) {

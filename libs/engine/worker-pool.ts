@@ -82,7 +82,9 @@ export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
   // Before the first worker: the software webgpu adapter's EGL setting must be in the C environment.
   prepareWebgpuEnvironment();
   const slots: Slot[] = Array.from({ length: size }, () => {
-    const worker = new Worker(WORKER_MAIN, { workerData: { backend } });
+    // The native engine's oneDNN threads: the cores shared out among the workers.
+    const nativeThreads = Math.max(1, Math.floor(availableParallelism() / size));
+    const worker = new Worker(WORKER_MAIN, { workerData: { backend, nativeThreads } });
     const slot: Slot = { worker, busy: 0, pending: new Map() };
     worker.on('message', (reply: WorkerReply) => {
       const p = slot.pending.get(reply.id);

@@ -50,7 +50,7 @@ describe('TapedBatchNormalization', () => {
     };
     const a = grads(ours);
     const b = grads(stock);
-    close(a.out, b.out, 1e-5, 'output');
+    close(a.out, b.out, 1e-5, 'Σ output · w');
     close(a.dx, b.dx, 1e-4, 'dx');
     close(a.dGamma, b.dGamma, 1e-4, 'dγ');
     close(a.dBeta, b.dBeta, 1e-5, 'dβ');
@@ -66,6 +66,21 @@ describe('TapedBatchNormalization', () => {
     const { ours, stock } = pair();
     const x = tf.randomNormal([2, 5, 4, 6], 0, 1, 'float32', 3);
     close(ours.apply(x) as tf.Tensor, stock.apply(x) as tf.Tensor, 0, 'inference output');
+  });
+
+  it('inference mode under a tape: the stock output and input gradient, without tiling 1/σ', () => {
+    const { ours, stock } = pair();
+    const x = tf.randomNormal([2, 5, 4, 6], 0, 1, 'float32', 4);
+    const w = tf.randomNormal([2, 5, 4, 6], 0, 1, 'float32', 5);
+    const run = (layer: tfl.layers.Layer) => {
+      const { value, grad } = tf.valueAndGrad((xi: tf.Tensor) => tf.sum(tf.mul(layer.apply(xi, { training: false }) as tf.Tensor, w)))(x);
+      return { out: value, dx: grad };
+    };
+    const a = run(ours);
+    const b = run(stock);
+    close(a.out, b.out, 1e-5, 'Σ output · w');
+    close(a.dx, b.dx, 1e-5, 'input gradient');
+    tf.dispose([x, w, a.out, a.dx, b.out, b.dx]);
   });
 
   it('keeps fewer tensors alive under a tape, and leaks none', () => {
