@@ -51,12 +51,12 @@ function torchRates(python: string, threads: number, passive = false): Rates {
   return (JSON.parse(last) as { img_s: Rates }).img_s;
 }
 
-async function timedSteps(run: (steps: number) => number, batch: number, seconds: number): Promise<number> {
-  run(1); // warm-up: primitive creation, first-call costs
+async function timedSteps(run: (steps: number) => Promise<number>, batch: number, seconds: number): Promise<number> {
+  await run(1); // warm-up: primitive creation, first-call costs
   let steps = 0;
   let elapsed = 0;
   while (elapsed < seconds || steps < 2) {
-    elapsed += run(1);
+    elapsed += await run(1);
     steps += 1;
   }
   return (steps * batch) / elapsed;
