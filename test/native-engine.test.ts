@@ -11,6 +11,7 @@ import { initEngine, loadNative, tf } from '../libs/engine/index.js';
 import { assertNativeLoaded, nativeTestSkip } from '../libs/engine/native/native-availability.js';
 import { buildModel, resolveModelConfig } from '../libs/models/index.js';
 import { collectParameters, createSgd, createTrainingStep, getMethod } from '../libs/training/index.js';
+import { relativeError } from '../libs/engine/kernel-check.fixture.js';
 
 const INPUT: [number, number, number] = [16, 16, 3];
 
@@ -37,16 +38,6 @@ async function d2rStep(steps = 1): Promise<{ params: Float32Array; loss: number 
     models.target.dispose();
     models.guidance.dispose();
   }
-}
-
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-6);
 }
 
 describe('native engine on whole steps', { skip: nativeTestSkip() }, () => {
