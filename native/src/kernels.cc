@@ -127,6 +127,16 @@ struct ConvBwdWeights : Entry {
 
 memory mem(const memory::desc &md, const void *p) { return memory(md, eng(), const_cast<void *>(p)); }
 
+// The user's HWIO filter `w` in the layout the primitive chose: reordered into the entry's buffer
+// when that layout differs, else `w` itself.
+memory innerWeights(WeightReorder &r, stream &s, const float *w) {
+  memory wu = mem(r.user, w);
+  if (!r.needed) return wu;
+  memory wi = mem(r.inner, r.buf.p);
+  r.prim.execute(s, wu, wi);
+  return wi;
+}
+
 bool empty(const ConvGeo &g) { return g.n == 0 || g.oh == 0 || g.ow == 0 || g.o == 0 || g.c == 0; }
 
 // Input-channel counts up to which the input gradient runs as GEMM + col2im (see below).
@@ -150,12 +160,7 @@ void conv2d_forward(const ConvGeo &g, const float *x, const float *w, const floa
     return c;
   });
   auto &s = strm();
-  auto wu = mem(e.w.user, w);
-  memory wi = wu;
-  if (e.w.needed) {
-    wi = mem(e.w.inner, e.w.buf.p);
-    e.w.prim.execute(s, wu, wi);
-  }
+  memory wi = innerWeights(e.w, s, w);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, mem(e.pd.src_desc(), x)}, {DNNL_ARG_WEIGHTS, wi}, {DNNL_ARG_DST, mem(e.pd.dst_desc(), y)}};
   if (bias) args.emplace(DNNL_ARG_BIAS, mem(vec(g.o), bias));
   e.prim.execute(s, args);
@@ -229,12 +234,7 @@ void conv2d_backward_data(const ConvGeo &g, const float *dy, const float *w, flo
     return c;
   });
   auto &s = strm();
-  auto wu = mem(e.w.user, w);
-  memory wi = wu;
-  if (e.w.needed) {
-    wi = mem(e.w.inner, e.w.buf.p);
-    e.w.prim.execute(s, wu, wi);
-  }
+  memory wi = innerWeights(e.w, s, w);
   e.prim.execute(s, {{DNNL_ARG_DIFF_DST, mem(e.pd.diff_dst_desc(), dy)}, {DNNL_ARG_WEIGHTS, wi}, {DNNL_ARG_DIFF_SRC, mem(e.pd.diff_src_desc(), dx)}});
   s.wait();
 }
