@@ -53,11 +53,11 @@ function installNode(spec) {
   try {
     log(`fetching ${pkg}@${spec} from the npm registry`);
     const pack = spawnSync('npm', ['pack', `${pkg}@${spec}`, '--json', '--pack-destination', tmp], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    if (pack.status !== 0) fail(`npm pack ${pkg}@${spec} failed (is ${process.platform}-${process.arch} published for ${spec}?)`);
+    if (pack.status !== 0) throw new Error(`npm pack ${pkg}@${spec} failed (is ${process.platform}-${process.arch} published for ${spec}?)`);
     const tarball = readdirSync(tmp).find((f) => f.endsWith('.tgz'));
-    if (!tarball) fail(`npm pack ${pkg}@${spec} left no tarball`);
+    if (!tarball) throw new Error(`npm pack ${pkg}@${spec} left no tarball`);
     const untar = spawnSync('tar', ['-xzf', join(tmp, tarball), '-C', tmp], { stdio: 'inherit' });
-    if (untar.status !== 0) fail(`could not unpack ${tarball}`);
+    if (untar.status !== 0) throw new Error(`could not unpack ${tarball}`);
     rmSync(dir, { recursive: true, force: true });
     renameSync(join(tmp, 'package'), dir);
   } finally {
@@ -66,7 +66,12 @@ function installNode(spec) {
   return dir;
 }
 
-const nodeDir = installNode(version);
+let nodeDir;
+try {
+  nodeDir = installNode(version);
+} catch (error) {
+  fail(error.message);
+}
 const nodeBin = join(nodeDir, 'bin');
 const node = join(nodeBin, 'node');
 const probe = spawnSync(node, ['-p', 'process.version + " " + process.versions.modules'], { encoding: 'utf8' });
