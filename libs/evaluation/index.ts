@@ -7,3 +7,4 @@ export { isSuiteName, protocolEps, SUITE_NAMES, suiteAttacks, type SuiteAttack, 
 export { REPORT_CSP, REPORT_HTML, renderReportHtml, writeReportHtml, type RenderReportOptions } from './report-html.js';
 export { formatMetric, type MetricFormat } from './report-html-format.js';
 export { escapeHtml } from './report-html-escape.js';
+export { createEvaluationTelemetry, type EvaluationTelemetry, type EvaluationTelemetryOptions } from './telemetry.js';

@@ -74,3 +74,4 @@ export {
 export { describeConfig, modelSignature, resolveTrainConfig, type TrainConfig, type TrainOptions } from './config.js';
 export type { TrainingEvent } from './events.js';
 export { train, type TrainingResult } from './trainer.js';
+export { createTrainingTelemetry, type TrainingTelemetry, type TrainingTelemetryOptions } from './telemetry.js';

@@ -15,7 +15,7 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { BackendChoice } from '../../libs/engine/index.js';
-import type { EvaluationEvent } from '../../libs/evaluation/index.js';
+import { createEvaluationTelemetry, type EvaluationEvent } from '../../libs/evaluation/index.js';
 import {
   createJobRunner,
   runWorkerTask,
@@ -30,7 +30,7 @@ import {
 import { runOnKubernetes, type KubernetesRunner } from '../../libs/jobs/k8s-runner.js';
 import { describeFailure, jobCommonToProto, jobEventToProto, resourceId, sequenceFromProto } from '../../libs/rpc/index.js';
 import { EvaluationService, type EvaluationSchema } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
-import { ATTR, createEvaluationTelemetry, rememberTraceContext, traceContextCarrier, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
+import { ATTR, rememberTraceContext, traceContextCarrier, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
 import { DEFAULT_EVALUATE_LIMITS, evaluateSpec, type EvaluateLimits, type EvaluateSpec } from './evaluate-spec.js';
 import type { EvaluateTaskPayload, EvaluateTaskResult } from './evaluate-task.js';
 import { publishShardedReport, type PublishedReport } from './evaluation-report.js';

@@ -16,10 +16,10 @@ import { Code, ConnectError, type Client } from '@connectrpc/connect';
 import type { BackendChoice } from '../../libs/engine/index.js';
 import { JobFailure, runWorkerTask, type JobContext, type JobStore, ShutdownReason } from '../../libs/jobs/index.js';
 import { runOnKubernetes, type KubernetesRunner } from '../../libs/jobs/k8s-runner.js';
-import type { TrainingEvent } from '../../libs/training/index.js';
+import { createTrainingTelemetry, type TrainingEvent } from '../../libs/training/index.js';
 import type { EvaluationService } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { JobState } from '../../libs/rpc/gen/robustness/v1/job_pb.js';
-import { ATTR, createTrainingTelemetry, traceContextCarrier } from '../../libs/telemetry/index.js';
+import { ATTR, traceContextCarrier } from '../../libs/telemetry/index.js';
 import type { HardenSpec } from './harden-spec.js';
 import type { HardenTaskPayload, HardenTaskResult } from './harden-task.js';
 
