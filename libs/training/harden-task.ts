@@ -1,23 +1,39 @@
 /**
- * The Harden job's training, in its own worker thread (libs/jobs `runWorkerTask`): load the data,
- * build (or load) the target and the guidance model, `train` with checkpoints under
- * `jobs/<id>/checkpoints/` and `resume: true` — so a job restarted after a crash continues from its
- * latest checkpoint — then save the final target to `jobs/<id>/model/`. Progress goes back as
- * libs/training `TrainingEvent`s.
+ * A Harden job's training as a worker-thread task (libs/jobs `runWorkerTask`; module
+ * `HARDEN_TASK.module`, function `runHarden`), run alike by the training service and by the
+ * Kubernetes worker (`harden worker`): `hardenModel` with checkpoints under
+ * `jobs/<id>/checkpoints/` and `resume: true` — so a job restarted after a crash continues from
+ * its latest checkpoint — and the hardened model in `jobs/<id>/model/`. Progress goes back as
+ * `TrainingEvent`s (relay them with `relayTraining`).
  */
-import { initEngine, type BackendChoice } from '../../libs/engine/index.js';
-import { countBatches, deriveSeed } from '../../libs/data/index.js';
-import { buildModel, loadModelFromUri, resolveModelConfig, saveModel } from '../../libs/models/index.js';
-import { openStore } from '../../libs/storage/index.js';
-import { getMethod, loadTrainingSplits, train } from '../../libs/training/index.js';
-import type { TaskContext } from '../../libs/jobs/index.js';
-import { ATTR, traceStore, withTaskSpan } from '../../libs/telemetry/index.js';
-import type { HardenSpec } from './harden-spec.js';
+import { initEngine, type BackendChoice } from '../engine/index.js';
+import { openStore } from '../storage/index.js';
+import { ATTR, traceStore, withTaskSpan } from '../telemetry/index.js';
+import { hardenModel } from './harden.js';
+
+/** What a Harden job asks for (the training service's validated request, stored with the job). */
+export interface HardenJobSpec {
+  /** Start from this saved model, or build `arch` from scratch (exactly one is set). */
+  modelUri: string | null;
+  arch: string | null;
+  method: string;
+  dataset: string;
+  /** Training examples; 0 = the whole train split. */
+  limit: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  eps: number;
+  steps: number;
+  seed: number;
+  guidanceArch: string | null;
+  evalSize: number;
+}
 
 export interface HardenTaskPayload {
   storeUri: string;
   jobId: string;
-  spec: HardenSpec;
+  spec: HardenJobSpec;
   backend: BackendChoice;
   /** The caller's trace context (`traceContextCarrier()`): the training and its checkpoint uploads join the job's trace. */
   traceContext?: Record<string, string>;
@@ -36,64 +52,60 @@ export interface HardenTaskResult {
   seconds: number;
 }
 
-/** The job's folder in the store. */
+/** The task's module and function, for `runWorkerTask`. */
+export const HARDEN_TASK = { module: new URL('./harden-task.js', import.meta.url).href, fn: 'runHarden' } as const;
+
+/** A Harden job's folder in the store. */
 export function jobFolder(jobId: string): string {
   return `jobs/${jobId}`;
 }
 
-export function runHarden(p: HardenTaskPayload, ctx: TaskContext): Promise<HardenTaskResult> {
-  return withTaskSpan('harden.train', { [ATTR.JOB_ID]: p.jobId, [ATTR.METHOD]: p.spec.method, [ATTR.BACKEND]: p.backend }, p.traceContext, () => train_(p, ctx));
+interface TaskContext {
+  signal: AbortSignal;
+  emit(event: unknown): void;
 }
 
-async function train_(p: HardenTaskPayload, ctx: TaskContext): Promise<HardenTaskResult> {
+export function runHarden(p: HardenTaskPayload, ctx: TaskContext): Promise<HardenTaskResult> {
+  return withTaskSpan('harden.train', { [ATTR.JOB_ID]: p.jobId, [ATTR.METHOD]: p.spec.method, [ATTR.BACKEND]: p.backend }, p.traceContext, () => harden(p, ctx));
+}
+
+async function harden(p: HardenTaskPayload, ctx: TaskContext): Promise<HardenTaskResult> {
   await initEngine(p.backend);
   const s = p.spec;
-  const root = traceStore(openStore(p.storeUri)).child(jobFolder(p.jobId));
-  const { train: trainData, heldOut } = await loadTrainingSplits(s.dataset, { evalSize: s.evalSize, ...(s.limit > 0 ? { limit: s.limit } : {}) });
-  const method = getMethod(s.method);
-  const build = (arch: string, stream: number) =>
-    // Model seeds derive from the request's seed (as `harden train`): same request, same initial weights.
-    buildModel(resolveModelConfig({ arch, inputShape: trainData.shape, numClasses: trainData.numClasses, seed: deriveSeed(s.seed, stream) >>> 1 }));
-  const target = s.modelUri ? await loadModelFromUri(s.modelUri) : build(s.arch ?? 'small-cnn', 1);
-  const guidanceArch = method.usesGuidance ? (s.guidanceArch ?? (trainData.shape[1] >= 32 ? 'resnet18' : 'small-cnn')) : null;
-  const guidance = guidanceArch ? build(guidanceArch, 2) : undefined;
-  try {
+  const trainSize = s.limit > 0 ? s.limit : undefined;
+  const h = await hardenModel({
+    method: s.method,
+    modelUri: s.modelUri,
+    // Built from scratch: small-cnn unless the request named one.
+    arch: s.modelUri ? null : (s.arch ?? 'small-cnn'),
+    guidanceArch: s.guidanceArch,
+    dataset: s.dataset,
+    ...(trainSize !== undefined ? { limit: trainSize } : {}),
+    evalSize: s.evalSize,
+    epochs: s.epochs,
+    batchSize: s.batchSize,
+    lr: s.lr,
+    eps: s.eps,
+    steps: s.steps,
+    seed: s.seed,
+    out: traceStore(openStore(p.storeUri)).child(jobFolder(p.jobId)),
+    resume: true,
     // About 20 progress events per epoch, at least one per batch for tiny runs.
-    const progressEvery = Math.max(1, Math.round(countBatches(trainData.size, s.batchSize) / 20));
-    const result = await train({
-      method: s.method,
-      target,
-      ...(guidance ? { guidance } : {}),
-      train: trainData,
-      ...(heldOut ? { heldOut } : {}),
-      epochs: s.epochs,
-      batchSize: s.batchSize,
-      lr: s.lr,
-      eps: s.eps,
-      steps: s.steps,
-      seed: s.seed,
-      evalSize: s.evalSize,
-      checkpoints: root.child('checkpoints'),
-      resume: true,
-      progressEvery,
-      onEvent: (e) => ctx.emit(e),
-      signal: ctx.signal,
-    });
-    const saved = await saveModel(target, root, 'model');
-    return {
-      modelUri: saved.uri,
-      checkpointsUri: `${root.uri}/checkpoints`,
-      completedEpochs: result.completedEpochs,
-      resumedFrom: result.resumedFrom ?? null,
-      cleanAccuracy: result.cleanAccuracy,
-      robustAccuracy: result.robustAccuracy,
-      history: result.history.map((r) => ({ epoch: r.epoch, loss: r.loss, cleanAccuracy: r.cleanAccuracy, robustAccuracy: r.robustAccuracy, imagesPerSecond: r.imagesPerSecond })),
-      collapsed: result.collapsed,
-      warnings: result.warnings,
-      seconds: result.seconds,
-    };
-  } finally {
-    target.dispose();
-    guidance?.dispose();
-  }
+    batchEventsPerEpoch: 20,
+    onEvent: (e) => ctx.emit(e),
+    signal: ctx.signal,
+  });
+  const r = h.result;
+  return {
+    modelUri: h.modelUri,
+    checkpointsUri: h.checkpointsUri,
+    completedEpochs: r.completedEpochs,
+    resumedFrom: r.resumedFrom ?? null,
+    cleanAccuracy: r.cleanAccuracy,
+    robustAccuracy: r.robustAccuracy,
+    history: r.history.map((e) => ({ epoch: e.epoch, loss: e.loss, cleanAccuracy: e.cleanAccuracy, robustAccuracy: e.robustAccuracy, imagesPerSecond: e.imagesPerSecond })),
+    collapsed: r.collapsed,
+    warnings: r.warnings,
+    seconds: r.seconds,
+  };
 }
