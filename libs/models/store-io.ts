@@ -9,7 +9,7 @@
 import { tf, type tfl } from '../engine/index.js';
 import { checkKey, joinKey, openStore, StorageError, type ArtifactStore } from '../storage/index.js';
 import { ModelError } from './errors.js';
-import { captureArtifacts, fromArtifacts, MODEL_JSON, modelFromJson, parseModelJson, toModelJson, type Artifacts } from './model-format.js';
+import { captureArtifacts, fromArtifacts, MODEL_JSON, modelFromJson, parseModelJson, toModelJson, type Artifacts, type ModelBytes } from './model-format.js';
 
 export interface SaveModelOptions {
   /** Largest weights file, in bytes (tfjs-converter's default shard size). @default 4194304 (4 MiB) */
@@ -80,6 +80,16 @@ export async function loadModel(store: ArtifactStore, prefix = ''): Promise<tfl.
  */
 export async function loadModelFromUri(uri: string): Promise<tfl.LayersModel> {
   return loadModel(openStore(uri.replace(/\/model\.json$/, '')), '');
+}
+
+/**
+ * The bytes of the model in the folder a URI names (as `loadModelFromUri` reads them), without
+ * building it: model.json and its weights concatenated in manifest order — to post to worker
+ * threads, which build it there (`modelFromBytes`). Throws `ModelError` as `loadModel`.
+ */
+export async function readModelBytes(uri: string): Promise<ModelBytes> {
+  const { json, weightData } = await readFolder(openStore(uri.replace(/\/model\.json$/, '')), '');
+  return { modelJson: JSON.stringify(json), weightData };
 }
 
 async function writeArtifacts(store: ArtifactStore, prefix: string, a: Artifacts, options: SaveModelOptions): Promise<SavedModel> {
