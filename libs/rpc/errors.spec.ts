@@ -6,7 +6,7 @@ import { StorageError } from '../storage/index.js';
 import { TrainingError } from '../training/index.js';
 import { AttackError } from '../attacks/index.js';
 import { ModelError } from '../models/index.js';
-import { codeName, describeFailure, invalidField, RequestError, toConnectError } from './index.js';
+import { jobErrorCode, describeFailure, invalidField, RequestError, toConnectError } from './index.js';
 
 describe('toConnectError', () => {
   it('maps typed domain errors to their codes and keeps request-fault messages', () => {
@@ -54,6 +54,6 @@ describe('toConnectError', () => {
     assert.deepEqual(describeFailure(new JobFailure('evaluation-failed', 'evaluation e1 ended FAILED')), { code: 'evaluation-failed', message: 'evaluation e1 ended FAILED' });
     assert.deepEqual(describeFailure(new RemoteError('DataError', 'no such file /data/x', 'not-found')), { code: 'not-found', message: 'data set not found: its files are missing on the server' });
     assert.deepEqual(describeFailure(new Error('boom')), { code: 'internal', message: 'internal error' });
-    assert.equal(codeName(Code.ResourceExhausted), 'resource-exhausted');
+    assert.equal(jobErrorCode(Code.ResourceExhausted), 'resource-exhausted');
   });
 });

@@ -11,6 +11,7 @@
  * an INVALID_ARGUMENT message always starts with the request field it is about (`eps: …`).
  */
 import { Code, ConnectError } from '@connectrpc/connect';
+import { codeName } from '../telemetry/index.js';
 
 export type RequestErrorCode =
   | 'invalid-argument'
@@ -149,11 +150,6 @@ export function toConnectError(error: unknown): ConnectError {
   return new ConnectError(message, mapping.code, undefined, undefined, error);
 }
 
-/** Whether an error is the server's fault (to be logged with its cause), not the request's. */
-export function isServerFault(error: ConnectError): boolean {
-  return [Code.Internal, Code.Unknown, Code.Unavailable, Code.DataLoss].includes(error.code);
-}
-
 /**
  * The `{ code, message }` a FAILED job shows its owner: the same table as `toConnectError`, as a
  * lower-case code (`invalid-argument`, `not-found`, …, `internal`), with the same rules about
@@ -164,10 +160,10 @@ export function describeFailure(error: unknown): { code: string; message: string
     return { code: String((error as { code?: unknown }).code ?? 'failed'), message: safeMessage(error.message) };
   }
   const c = toConnectError(error);
-  return { code: codeName(c.code), message: c.rawMessage };
+  return { code: jobErrorCode(c.code), message: c.rawMessage };
 }
 
-/** `Code.InvalidArgument` → `invalid-argument`. */
-export function codeName(code: Code): string {
-  return (Code[code] ?? 'unknown').replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
+/** `Code.InvalidArgument` → `invalid-argument`: a job error's code (libs/telemetry `codeName`, in lower case). */
+export function jobErrorCode(code: Code): string {
+  return codeName(code).toLowerCase().replace(/_/g, '-');
 }

@@ -5,7 +5,7 @@
  * proto/ is in `gen/` (never edited by hand; `npm run generate`). See README.md.
  */
 export { createRpcServer, DEFAULT_PORT, DEFAULT_READ_MAX_BYTES, DEFAULT_WRITE_MAX_BYTES, type HttpHandler, type NodeRequest, type NodeResponse, type RpcServer, type RpcServerOptions } from './server.js';
-export { codeName, describeFailure, invalidField, isServerFault, RequestError, toConnectError, type RequestErrorCode } from './errors.js';
+export { describeFailure, invalidField, jobErrorCode, RequestError, toConnectError, type RequestErrorCode } from './errors.js';
 export { errorMapping } from './interceptors.js';
 export { createHealthService, ServingStatus, type HealthService } from './health.js';
 export { createReflectionIndex, reflectionV1, reflectionV1alpha, ReflectionV1, ReflectionV1alpha, type ReflectionIndex } from './reflection.js';

@@ -27,4 +27,4 @@ export {
 } from './spans.js';
 export { traceStore } from './store-telemetry.js';
 export { withTaskSpan } from './task-telemetry.js';
-export { codeName, createTracingInterceptor, REQUEST_ATTRIBUTES, requestAttributes, type RpcSide, type TracingInterceptorOptions } from './tracing-interceptor.js';
+export { codeName, createTracingInterceptor, SERVER_FAULT_CODES, REQUEST_ATTRIBUTES, requestAttributes, type RpcSide, type TracingInterceptorOptions } from './tracing-interceptor.js';

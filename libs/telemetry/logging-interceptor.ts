@@ -4,12 +4,10 @@
  * trace and span ids. Failures the server caused log at `error` with the error's cause; caller
  * errors (InvalidArgument, NotFound…) at `info`, since they are answers rather than faults.
  */
-import { Code, ConnectError, type Interceptor, type StreamResponse } from '@connectrpc/connect';
+import { ConnectError, type Interceptor, type StreamResponse } from '@connectrpc/connect';
 import { context, type Context } from '@opentelemetry/api';
 import type { Logger } from './logger.js';
-import { codeName, type RpcSide } from './tracing-interceptor.js';
-
-const FAULTS = new Set<Code>([Code.Unknown, Code.Internal, Code.DataLoss, Code.Unavailable, Code.Unimplemented]);
+import { codeName, SERVER_FAULT_CODES, type RpcSide } from './tracing-interceptor.js';
 
 async function* watched<T>(source: AsyncIterable<T>, ctx: Context, done: (error: unknown) => void): AsyncGenerator<T> {
   let failure: unknown;
@@ -38,7 +36,7 @@ export function createLoggingInterceptor(logger: Logger, options: { side?: RpcSi
       }
       const e = ConnectError.from(error);
       const fields = { side, rpc, code: codeName(e.code), duration_ms: durationMs, error: e.rawMessage };
-      if (FAULTS.has(e.code)) logger.error('rpc failed', { ...fields, cause: e.cause ?? error });
+      if (SERVER_FAULT_CODES.has(e.code)) logger.error('rpc failed', { ...fields, cause: e.cause ?? error });
       else logger.info('rpc', fields);
     };
     try {

@@ -87,8 +87,11 @@ const headerGetter = {
 };
 const headerSetter = { set: (h: Headers, key: string, value: string) => h.set(key, value) };
 
-// Server-side codes that are the server's fault (OpenTelemetry's gRPC conventions); others are the caller's.
-const SERVER_ERROR_CODES = new Set<Code>([Code.Unknown, Code.DeadlineExceeded, Code.Unimplemented, Code.Internal, Code.Unavailable, Code.DataLoss]);
+/**
+ * The status codes that are the server's fault, not the caller's (OpenTelemetry's gRPC conventions
+ * for servers): their spans are errors and their log lines carry the cause. The one list.
+ */
+export const SERVER_FAULT_CODES: ReadonlySet<Code> = new Set<Code>([Code.Unknown, Code.DeadlineExceeded, Code.Unimplemented, Code.Internal, Code.Unavailable, Code.DataLoss]);
 
 /** `InvalidArgument` → `INVALID_ARGUMENT`, as gRPC spells status codes. */
 export function codeName(code: Code | undefined): string {
@@ -155,7 +158,7 @@ export function createTracingInterceptor(options: TracingInterceptorOptions = {}
       if (attributes['rpc.system'] === 'grpc') span.setAttribute('rpc.grpc.status_code', code ?? 0);
       if (error !== undefined) {
         const err = ConnectError.from(error);
-        if (!isServer || SERVER_ERROR_CODES.has(err.code)) {
+        if (!isServer || SERVER_FAULT_CODES.has(err.code)) {
           span.recordException(err);
           span.setStatus({ code: SpanStatusCode.ERROR, message: err.rawMessage });
         }

@@ -23,7 +23,7 @@ import type { RngState } from '../data/index.js';
 import { loadModel, ModelError, saveModel } from '../models/index.js';
 import { readVerified, startManifest, StorageError, type ArtifactStore } from '../storage/index.js';
 import { TrainingError } from './errors.js';
-import type { Collapse } from './evaluate.js';
+import type { Collapse } from './held-out-check.js';
 import type { MethodModels, MethodName } from './method.js';
 import type { Sgd, SgdState } from './sgd.js';
 

@@ -1,6 +1,6 @@
 /** What a training run reports while it runs (`TrainOptions.onEvent`). */
 import type { EpochRecord } from './checkpoint.js';
-import type { Collapse } from './evaluate.js';
+import type { Collapse } from './held-out-check.js';
 
 export type TrainingEvent =
   /** Continuing from a checkpoint: `epoch` epochs were already done. */

@@ -56,7 +56,7 @@ export {
   type TrainingStepOptions,
 } from './step.js';
 export { HELD_OUT_SEED, HELD_OUT_SOURCE, loadTrainingSplits, splitHeldOut, type TrainingSplits } from './held-out.js';
-export { detectCollapse, evaluateHeldOut, type Collapse, type CollapseReason, type HeldOutMetrics, type HeldOutOptions } from './evaluate.js';
+export { detectCollapse, evaluateHeldOut, type Collapse, type CollapseReason, type HeldOutMetrics, type HeldOutOptions } from './held-out-check.js';
 export {
   BEST_POINTER,
   CHECKPOINT_VERSION,

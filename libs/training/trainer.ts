@@ -25,7 +25,7 @@ import {
 } from './checkpoint.js';
 import { describeConfig, resolveTrainConfig, type TrainConfig, type TrainOptions } from './config.js';
 import { isWasmOutOfMemory, TrainingError } from './errors.js';
-import { detectCollapse, evaluateHeldOut, type Collapse } from './evaluate.js';
+import { detectCollapse, evaluateHeldOut, type Collapse } from './held-out-check.js';
 import type { TrainingEvent } from './events.js';
 import type { MethodModels, MethodName } from './method.js';
 import { epsilonAt, learningRate } from './schedules.js';

@@ -6,9 +6,10 @@
  */
 import type { RobustnessReport } from '../../libs/evaluation/index.js';
 
-export const JOB_STATES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
-/** QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED (ARCHITECTURE.md, "Jobs"). */
-export type JobState = (typeof JOB_STATES)[number];
+import { JOB_STATES, type JobState } from '../../libs/jobs/index.js';
+
+/** QUEUED → RUNNING → SUCCEEDED | FAILED | CANCELLED: libs/jobs' states (ARCHITECTURE.md, "Jobs"). */
+export { JOB_STATES, type JobState };
 export type JobKind = 'harden' | 'evaluate';
 
 export interface JobView {

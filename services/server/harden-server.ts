@@ -50,7 +50,7 @@ import { createAdversarialService, type AdversarialServiceHandle, type GenerateL
 import { createDashboardHandler } from '../dashboard/index.js';
 import { createEvaluationService, EVALUATE_KIND, type EvaluationServiceHandle } from '../evaluation/index.js';
 import { createHardeningService, HARDEN_KIND, type HardeningServiceHandle, type HardenLimits } from '../training/index.js';
-import { createJobDashboardSource } from './dashboard-source.js';
+import { createJobDashboardSource } from './job-store-dashboard.js';
 import { createJobWorkerService } from './job-worker-service.js';
 
 export const SERVICE_NAMES = ['training', 'adversarial', 'evaluation'] as const;

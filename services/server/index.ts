@@ -3,4 +3,4 @@
  * server with health, reflection and the dashboard, over one job database and one artifact store.
  */
 export { defaultDbPath, SERVICE_NAMES, startHardenServer, type HardenServer, type HardenServerOptions, type ServiceName } from './harden-server.js';
-export { createJobDashboardSource } from './dashboard-source.js';
+export { createJobDashboardSource } from './job-store-dashboard.js';

@@ -1,6 +1,8 @@
 /**
- * services/training — HardeningService over libs/training, libs/jobs and the artifact store. Thin
- * wiring: request validation (harden-spec.ts), the job's steps (harden-job.ts: training in a
+ * services/training — the training service (`harden serve --service training`): HardeningService,
+ * whose Harden jobs harden a model (libs/training `hardenModel`) and then evaluate it. The folder
+ * keeps the service's name in ARCHITECTURE.md and on the command line. Thin wiring over
+ * libs/training, libs/jobs and the artifact store: request validation (harden-spec.ts), the job's steps (harden-job.ts: training in a
  * worker thread, libs/training harden-task.ts; then EvaluationService over gRPC), job messages.
  */
 export { createHardeningService, HARDEN_KIND, jobToProto, type HardeningServiceHandle, type HardeningServiceOptions } from './hardening-service.js';
