@@ -5,26 +5,15 @@
  * guidance model that cannot take the input size is never chosen by default (8×8 digits).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { attackSettings, evaluationEps, trainingEps } from '../libs/attacks/index.js';
 import { writeIdxPair } from '../libs/data/test-fixtures.js';
 import type { HardenServer } from '../services/server/index.js';
-import { CLI, collect, grpcClients, saveTinyModel, startTestServer, tinyHardenRequest, unary, type GrpcClients } from './rpc-helpers.js';
+import { collect, grpcClients, saveTinyModel, startTestServer, runHarden, tinyHardenRequest, unary, type GrpcClients } from './rpc-helpers.js';
 
-function harden(args: string[]): { code: number; stderr: string; json: Record<string, unknown> | undefined } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, HARDEN_WORKERS: '1' }, timeout: 240_000 });
-  const last = r.stdout.trim().split('\n').pop() ?? '';
-  let json: Record<string, unknown> | undefined;
-  try {
-    json = JSON.parse(last) as Record<string, unknown>;
-  } catch {
-    json = undefined;
-  }
-  return { code: r.status ?? -1, stderr: r.stderr, json };
-}
+const harden = (args: string[]) => runHarden(args, { HARDEN_WORKERS: '1' });
 
 describe('attack defaults: one source for the CLI and the RPCs', () => {
   let server: HardenServer;

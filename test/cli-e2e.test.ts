@@ -3,26 +3,15 @@
  * small slice of the embedded MNIST data, plus info and the error paths (one line, exit code 2).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
+import { runHarden } from './rpc-helpers.js';
 
-const CLI = new URL('../cli/main.js', import.meta.url).pathname;
 
-function harden(args: string[]): { code: number; stdout: string; stderr: string; json: Record<string, unknown> | undefined } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, HARDEN_WORKERS: '2' }, timeout: 240_000 });
-  const last = r.stdout.trim().split('\n').pop() ?? '';
-  let json: Record<string, unknown> | undefined;
-  try {
-    json = JSON.parse(last) as Record<string, unknown>;
-  } catch {
-    json = undefined;
-  }
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
-}
+const harden = (args: string[]) => runHarden(args, { HARDEN_WORKERS: '2' });
 
 describe('harden CLI end to end', () => {
   const dir = mkdtempSync(join(tmpdir(), 'harden-cli-'));

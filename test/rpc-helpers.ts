@@ -3,6 +3,7 @@
  * both stacks — @grpc/grpc-js loading the .proto files with @grpc/proto-loader (a real gRPC stack,
  * independent of our generated code) and the Connect client — and a small saved model.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,19 @@ import { startHardenServer, type HardenServer, type HardenServerOptions } from '
 
 export const PROTO_DIR = new URL('../../proto/', import.meta.url).pathname;
 export const CLI = new URL('../cli/main.js', import.meta.url).pathname;
+
+/** Runs the built `harden` CLI: exit code, output, and the JSON object on stdout's last line (if any). */
+export function runHarden(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string; json: Record<string, unknown> | undefined } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 240_000 });
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = JSON.parse(last) as Record<string, unknown>;
+  } catch {
+    json = undefined;
+  }
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+}
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `${prefix}-`));
