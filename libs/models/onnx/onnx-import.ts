@@ -449,6 +449,7 @@ class Importer {
       return this.emit('Conv2D', { ...common, filters: m, kernel_size: [kh, kw], kernel_initializer: ZEROS }, [xin], outShape, weights);
     }
     if (group === c && cg === 1 && m % c === 0) {
+      if (d.some((v) => v > 1)) throw this.unsupported('a dilated depthwise convolution is not supported (tfjs has no gradient for it)');
       const mult = m / c;
       // ONNX [C·mult, 1, kh, kw] (output channel c·mult + j) → tfjs [kh, kw, C, mult]
       weights.push(['depthwise_kernel', [kh, kw, c, mult], permute(wt.values, [c, mult, kh, kw], [2, 3, 0, 1])]);
