@@ -5,11 +5,12 @@
  * same URI is loaded again.
  */
 import { createHash } from 'node:crypto';
-import type { ModelBytes } from '../../libs/models/index.js';
+import { isOnnxUri, readOnnxModel, type ModelBytes } from '../../libs/models/index.js';
 import { openStore } from '../../libs/storage/index.js';
 import { RequestError } from '../../libs/rpc/index.js';
 
 export async function readModelBytes(uri: string, field: string): Promise<ModelBytes> {
+  if (isOnnxUri(uri)) return (await readOnnxModel(uri)).bytes; // converted here, checked by modelUri()
   const store = openStore(uri);
   const modelJson = new TextDecoder().decode(await store.get('model.json'));
   let manifest: { paths?: unknown }[];

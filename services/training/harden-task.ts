@@ -7,7 +7,7 @@
  */
 import { initEngine, type BackendChoice } from '../../libs/engine/index.js';
 import { countBatches, deriveSeed } from '../../libs/data/index.js';
-import { buildModel, loadModelFromUri, resolveModelConfig, saveModel } from '../../libs/models/index.js';
+import { buildModel, loadModelFromUri, resolveModelConfig, saveModelWithOnnx } from '../../libs/models/index.js';
 import { openStore } from '../../libs/storage/index.js';
 import { getMethod, loadTrainingSplits, train } from '../../libs/training/index.js';
 import type { TaskContext } from '../../libs/jobs/index.js';
@@ -79,7 +79,7 @@ async function train_(p: HardenTaskPayload, ctx: TaskContext): Promise<HardenTas
       onEvent: (e) => ctx.emit(e),
       signal: ctx.signal,
     });
-    const saved = await saveModel(target, root, 'model');
+    const saved = await saveModelWithOnnx(target, root, 'model'); // model.json + weights, and model.onnx beside them
     return {
       modelUri: saved.uri,
       checkpointsUri: `${root.uri}/checkpoints`,
@@ -89,7 +89,7 @@ async function train_(p: HardenTaskPayload, ctx: TaskContext): Promise<HardenTas
       robustAccuracy: result.robustAccuracy,
       history: result.history.map((r) => ({ epoch: r.epoch, loss: r.loss, cleanAccuracy: r.cleanAccuracy, robustAccuracy: r.robustAccuracy, imagesPerSecond: r.imagesPerSecond })),
       collapsed: result.collapsed,
-      warnings: result.warnings,
+      warnings: [...result.warnings, ...saved.warnings],
       seconds: result.seconds,
     };
   } finally {

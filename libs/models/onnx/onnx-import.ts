@@ -22,7 +22,7 @@
  */
 import { ModelError } from '../errors.js';
 import type { ModelBytes } from '../model-format.js';
-import { FLOAT32_LOWEST, type ArithOp } from './onnx-layers.js';
+import type { ArithOp } from './onnx-layers.js';
 import { decodeOnnx, type OnnxAttribute, type OnnxModel, type OnnxNode } from './onnx-proto.js';
 
 /** Where `userDefinedMetadata` keeps what the model was imported from (read by the exporter). */
@@ -51,6 +51,9 @@ export interface OnnxImport {
   /** Things the caller should know (a dropped Softmax). */
   warnings: string[];
 }
+
+/** float32's lowest finite value: the padding value of MaxPool (padded cells never win). */
+const FLOAT32_LOWEST = -3.4028234663852886e38;
 
 /** Opsets of the default domain the importer reads (each operator's semantics there are handled). */
 export const ONNX_OPSETS = { min: 11, max: 18 } as const;

@@ -19,9 +19,6 @@ import { tf, tfl } from '../../engine/index.js';
 type Shape = (number | null)[];
 type Kwargs = Record<string, unknown>;
 
-/** float32's lowest finite value: the padding value of MaxPool. */
-export const FLOAT32_LOWEST = -3.4028234663852886e38;
-
 const first = (inputs: tf.Tensor | tf.Tensor[]): tf.Tensor => (Array.isArray(inputs) ? inputs[0] : inputs);
 const firstShape = (s: Shape | Shape[]): Shape => (Array.isArray(s[0]) || s[0] === undefined ? (s as Shape[])[0] : (s as Shape));
 
