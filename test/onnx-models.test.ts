@@ -119,6 +119,17 @@ describe('ONNX models through the services and the CLI', () => {
     await assert.rejects(c.evaluation.evaluate({ modelUri: pathToFileURL(join(dir, 'missing.onnx')).href, dataset: 'mnist' }), (e) => e instanceof ConnectError && e.code === Code.NotFound);
   });
 
+  it('keeps onnxruntime-node a dev dependency that no runtime code imports', () => {
+    const root = new URL('../../', import.meta.url);
+    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    assert.ok(pkg.devDependencies['onnxruntime-node'] && !pkg.dependencies['onnxruntime-node']);
+    assert.match(readFileSync(new URL('.npmrc', root), 'utf8'), /^onnxruntime-node-install=skip$/m);
+    const hits = spawnSync('grep', ['-rlE', "from 'onnxruntime-node'|import\\('onnxruntime-node'\\)", '--include=*.ts', 'libs', 'cli', 'services'], { cwd: root, encoding: 'utf8' }).stdout.split('\n');
+    assert.ok(hits.includes('libs/models/onnx/onnx-oracle.fixture.ts'), 'the search finds the test oracle');
+    const offenders = hits.filter((f) => f !== '' && !/\.(spec|fixture)\.ts$/.test(f));
+    assert.deepEqual(offenders, []);
+  });
+
   it('CLI: eval takes --model FILE.onnx; export writes ONNX that ORT runs; an unsupported operator exits 2 naming it', async () => {
     const e = harden(['eval', '--model', onnx, '--dataset', 'mnist', '--limit', '8', '--suite', 'quick', '--json']);
     assert.equal(e.code, 0, e.stderr);
