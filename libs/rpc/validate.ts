@@ -67,7 +67,7 @@ export function choice<T extends string>(field: string, value: string, names: re
  * `locations` allows; a folder the server picks (fashion-mnist's default) needs no check.
  */
 export function datasetSpec(value: string, field = 'dataset', locations: LocationPolicy = OPEN_LOCATIONS): { text: string; spec: DatasetSpec } {
-  if (value === '') throw invalidField(field, 'is required (mnist, fashion-mnist[:DIR], idx:DIR, cifar10:DIR, cifar100:DIR, tiny-imagenet:DIR)');
+  if (value === '') throw invalidField(field, 'is required (mnist, fashion-mnist[:DIR], idx:DIR, cifar10:DIR, cifar100:DIR, tiny-imagenet:DIR, folder:DIR)');
   if (value.length > MAX_URI_LENGTH) throw invalidField(field, `longer than ${MAX_URI_LENGTH} characters`);
   let spec: DatasetSpec;
   try {
