@@ -75,7 +75,7 @@ export function datasetSpec(value: string, field = 'dataset', locations: Locatio
   } catch (error) {
     throw invalidField(field, (error as Error).message);
   }
-  if (spec.dir !== undefined && value.includes(':')) locations.check(field, folderLocation(spec.dir));
+  if (spec.dir !== undefined && value.includes(':')) locations.check(field, /^[a-z][a-z0-9+.-]*:\/\//i.test(spec.dir) ? parseStoreUri(spec.dir) : folderLocation(spec.dir));
   return { text: value, spec };
 }
 
