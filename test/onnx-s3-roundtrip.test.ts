@@ -15,7 +15,7 @@ import { loadDataset } from '../libs/data/index.js';
 import { FIXTURE_DIR, runOrt } from '../libs/models/onnx/onnx-oracle.fixture.js';
 import { createS3Store } from '../libs/storage/index.js';
 import type { HardenServer } from '../services/server/index.js';
-import { CLI, startTestServer } from './rpc-helpers.js';
+import { CLI, startTestServer, tempDir } from './rpc-helpers.js';
 import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
 
 const EVAL_LIMIT = 24;
@@ -37,6 +37,7 @@ before(async () => {
     AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
     AWS_REGION: s3.region,
     AWS_EC2_METADATA_DISABLED: 'true',
+    HARDEN_DATA_CACHE: tempDir('harden-data-cache'),
   });
   ({ server, dir: storeDir } = await startTestServer());
 });
