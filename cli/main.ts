@@ -3,7 +3,7 @@
  * The `harden` command. Each verb lives in cli/commands/; failures print one line on stderr and
  * exit non-zero (2 for bad usage or input, 1 for a failed run).
  */
-import { CliError } from './cli-error.js';
+import { CliError, exitCodeOf } from './cli-error.js';
 import { attackCommand, attackHelp } from './commands/attack.js';
 import { benchCommand, benchHelp } from './commands/bench.js';
 import { evalCommand, evalHelp } from './commands/eval.js';
@@ -73,8 +73,8 @@ function describeError(error: unknown): { message: string; code: number } {
   const e = error as Error & { code?: string };
   // parseArgs reports unknown or malformed options with ERR_PARSE_ARGS_* codes.
   if (typeof e?.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) return { message: e.message, code: 2 };
-  if (e && typeof e.code === 'string' && e.name !== 'Error') return { message: e.message, code: 2 };
-  return { message: e?.message ?? String(error), code: 1 };
+  // The message in full (this is the user's own machine); the exit code from the one table.
+  return { message: e?.message ?? String(error), code: exitCodeOf(error) };
 }
 
 /** Exits once stdout has drained: worker threads and GPU handles must not keep the process alive. */

@@ -4,7 +4,8 @@
 // `npm ci` / `npm install` run it with --optional: where oneDNN's headers are missing it exits 0
 // without a word, and a failed build prints one line and exits 0 too, so the install never fails on
 // it (the wasm engine serves instead). `npm run build:native` runs it strictly: it says what is
-// missing and exits non-zero when the build fails.
+// missing and exits non-zero when the build fails. `npm test` adds --if-missing: it builds only
+// when there is no addon yet (oneDNN installed after `npm ci`, e.g. by scripts/system-deps.sh).
 //
 // node-gyp is told to use the headers of the running Node (`--nodedir`) when they are installed
 // next to it (Debian's nodejs, the official tarballs), so the build needs no download.
@@ -15,6 +16,7 @@ import { createRequire } from 'node:module';
 
 const optional = process.argv.includes('--optional');
 const root = new URL('..', import.meta.url).pathname;
+if (process.argv.includes('--if-missing') && existsSync(join(root, 'native', 'build', 'Release', 'harden_dnnl.node'))) process.exit(0);
 const HEADER_DIRS = [process.env.DNNL_INCLUDE_DIR, '/usr/include', '/usr/local/include', '/opt/intel/oneapi/dnnl/latest/include'].filter(Boolean);
 const header = HEADER_DIRS.map((d) => join(d, 'dnnl.hpp')).find((p) => existsSync(p));
 

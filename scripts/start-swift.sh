@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a one-node OpenStack Swift with the S3 API (s3api) on loopback, for the S3 storage tests.
 #
-#   scripts/start-swift.sh            install (apt, when missing), configure, start, wait, smoke-test
+#   scripts/start-swift.sh            install (scripts/system-deps.sh swift), configure, start, wait, smoke-test
 #   scripts/start-swift.sh stop       stop the services this script started
 #   scripts/start-swift.sh env        print the variables the tests need (eval "$(scripts/start-swift.sh env)")
 #
@@ -24,7 +24,6 @@ ACCOUNT_PORT=${HARDEN_SWIFT_ACCOUNT_PORT:-16012}
 MEMCACHED_PORT=${HARDEN_MEMCACHED_PORT:-11212}
 ACCESS_KEY=test:tester
 SECRET_KEY=testing
-PACKAGES=(swift swift-proxy swift-account swift-container swift-object memcached)
 SERVICES=(object container account proxy)
 PY=/usr/bin/python3 # Swift's own interpreter (a pyenv python3 on PATH would lack the swift module)
 
@@ -94,19 +93,10 @@ except Exception: print("000")
 ' "$1"
 }
 
+# Swift and memcached: scripts/system-deps.sh names them (group `swift`), installs them as root or
+# says which command does.
 install_packages() {
-  local missing=()
-  for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  [ "$(id -u)" -eq 0 ] || die "packages missing (${missing[*]}) and not root: apt-get install ${missing[*]}"
-  log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq || die "apt-get update failed"
-  # The packages' init scripts try to start services (there is no init system here): ignore that.
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$ROOT/log/apt.log" 2>&1 ||
-    { tail -n 30 "$ROOT/log/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
+  "$(dirname "$0")/system-deps.sh" swift || die "the Swift packages are missing (see above)"
 }
 
 write_configs() {
@@ -245,7 +235,7 @@ start_all() {
   fi
   stop_all # half-started or half-dead leftovers of an earlier run
   install_packages
-  command -v swift-ring-builder >/dev/null || die "swift-ring-builder not found after installing ${PACKAGES[*]}"
+  command -v swift-ring-builder >/dev/null || die "swift-ring-builder not found after installing the Swift packages"
   for port in "$PROXY_PORT" "$OBJECT_PORT" "$CONTAINER_PORT" "$ACCOUNT_PORT" "$MEMCACHED_PORT"; do
     if ss -ltnH "sport = :$port" 2>/dev/null | grep -q .; then
       die "port $port on 127.0.0.1 is taken by another program; set HARDEN_SWIFT_*PORT / HARDEN_MEMCACHED_PORT"

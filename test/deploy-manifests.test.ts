@@ -15,9 +15,9 @@ import { DEFAULT_PORT } from '../libs/rpc/index.js';
 import { AdversarialService } from '../libs/rpc/gen/robustness/v1/adversarial_pb.js';
 import { EvaluationService } from '../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { HardeningService } from '../libs/rpc/gen/robustness/v1/hardening_pb.js';
-import type { KubernetesApi, PodObject } from '../libs/jobs/k8s-api.js';
-import { evalShardsFromEnv, K8S_ENV, kubernetesRunnerOptionsFromEnv } from '../libs/jobs/k8s-config.js';
-import { createKubernetesRunner } from '../libs/jobs/k8s-runner.js';
+import type { KubernetesApi, PodObject } from '../libs/jobs/kubernetes/index.js';
+import { evalShardsFromEnv, K8S_ENV, kubernetesRunnerOptionsFromEnv } from '../libs/jobs/kubernetes/index.js';
+import { createKubernetesRunner } from '../libs/jobs/kubernetes/index.js';
 import { TELEMETRY_ENV } from '../libs/telemetry/index.js';
 import { hasKubectl, kustomize, type K8sObject } from './helpers/kustomize.js';
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { workerJobName } from '../libs/jobs/k8s-job-spec.js';
+import { workerJobName } from '../libs/jobs/kubernetes/index.js';
 import type { RobustnessReport } from '../libs/evaluation/index.js';
 import { createServiceClient, createTransport } from '../libs/rpc/index.js';
 import { EvaluationService } from '../libs/rpc/gen/robustness/v1/evaluation_pb.js';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { workerJobName } from '../libs/jobs/k8s-job-spec.js';
+import { workerJobName } from '../libs/jobs/kubernetes/index.js';
 import { createServiceClient, createTransport } from '../libs/rpc/index.js';
 import { HardeningService } from '../libs/rpc/gen/robustness/v1/hardening_pb.js';
 import { JobState } from '../libs/rpc/gen/robustness/v1/job_pb.js';

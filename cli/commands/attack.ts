@@ -4,12 +4,15 @@ import { getModelInfo, loadModelFromUri, modelToBytes } from '../../libs/models/
 import { openStore } from '../../libs/storage/index.js';
 import {
   ATTACK_NAMES,
-  describeAttack,
+  AttackError,
+  attackSettings,
   fromLayersModel,
   isAttackName,
   runAttackByName,
   runAttackParallel,
   type AttackReport,
+  type AttackSettings,
+  type Norm,
 } from '../../libs/attacks/index.js';
 import { CliError } from '../cli-error.js';
 import { loadModelAndData, MODEL_DATA_OPTIONS, parseModelDataArgs } from '../model-data.js';
@@ -25,13 +28,6 @@ export const attackHelp = `harden attack --model URI --dataset D --attack ${ATTA
   limit 1000, ε as the data set's protocol (mnist 0.3, fashion-mnist 0.1, else 8/255; CAG 0.031).`;
 
 const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
-
-/** ε by data set when --eps is not given (ARCHITECTURE.md's evaluation protocol). */
-function protocolEps(dataset: string, attack: string): number {
-  if (/^mnist\b/.test(dataset)) return 0.3;
-  if (/^fashion-mnist\b/.test(dataset)) return 0.1;
-  return attack === 'cag' ? 0.031 : 8 / 255;
-}
 
 async function writeExamples(uri: string, report: AttackReport, labels: Int32Array, cleanPredictions: Int32Array): Promise<string> {
   const store = openStore(uri);
@@ -76,10 +72,22 @@ export async function attackCommand(argv: string[]): Promise<number> {
   if (!values.attack) throw new CliError(`--attack is required: one of ${ATTACK_NAMES.join(', ')}`);
   if (!isAttackName(values.attack)) throw new CliError(`--attack: unknown attack "${values.attack}"; expected one of ${ATTACK_NAMES.join(', ')}`);
   if (values.norm !== undefined && values.norm !== 'Linf' && values.norm !== 'L2') throw new CliError(`--norm must be Linf or L2; got "${values.norm}"`);
-  if (values.attack === 'cag' && !values.guidance) throw new CliError('--guidance URI is required for --attack cag (the co-trained guidance model)');
-  const eps = positive('--eps', values.eps) ?? protocolEps(args.dataset, values.attack);
-  const steps = positiveInt('--steps', values.steps);
-  const alpha = positive('--alpha', values.alpha);
+  // Defaults and ranges: libs/attacks attackSettings, as GenerateAdversarial resolves them.
+  let settings: AttackSettings;
+  try {
+    settings = attackSettings(values.attack, args.dataset, {
+      eps: positive('--eps', values.eps),
+      steps: positiveInt('--steps', values.steps),
+      alpha: positive('--alpha', values.alpha),
+      norm: values.norm as Norm | undefined,
+    });
+  } catch (error) {
+    if (AttackError.is(error, 'invalid-argument')) throw new CliError(`--${error.field ?? 'attack'}: ${error.message}`, 2, { cause: error });
+    throw error;
+  }
+  if (settings.needsGuidance && !values.guidance) throw new CliError(`--guidance URI is required for --attack ${values.attack} (the co-trained guidance model)`);
+  if (!settings.needsGuidance && values.guidance) throw new CliError(`--guidance: only attacks with a guidance model take one, not ${values.attack}`);
+  const { eps } = settings;
   const { seed, workers } = args;
 
   const { engine, model, data } = await loadModelAndData(args);
@@ -93,13 +101,7 @@ export async function attackCommand(argv: string[]): Promise<number> {
   );
 
   const x = tf.tensor4d(data.images, [data.size, ...data.shape] as [number, number, number, number]);
-  const norm = values.norm as 'Linf' | 'L2' | undefined;
-  // --steps is the attack's budget: iterations, or queries for the score-based Square attack.
-  const defaults = describeAttack(values.attack).defaults;
-  const budgetKey = 'steps' in defaults ? 'steps' : 'queries';
-  if (alpha !== undefined && !('alpha' in defaults)) throw new CliError(`--alpha: ${values.attack} has no step size (its schedule is its own)`);
-  if (steps !== undefined && !(budgetKey in defaults)) throw new CliError(`--steps: ${values.attack} has no step or query budget`);
-  const options = { eps, seed, ...(norm ? { norm } : {}), ...(steps ? { [budgetKey]: steps } : {}), ...(alpha ? { alpha } : {}) };
+  const options = { eps, seed, norm: settings.norm, ...settings.options };
   let report: AttackReport;
   if (parallel) {
     const pool = createWorkerPool({ size: workers, backend: engine.backend });
@@ -129,6 +131,8 @@ export async function attackCommand(argv: string[]): Promise<number> {
     attack: report.attack,
     eps: report.eps,
     norm: report.norm,
+    steps: settings.steps,
+    alpha: settings.alpha,
     n: report.n,
     clean_accuracy: round6(report.cleanAccuracy),
     robust_accuracy: round6(report.robustAccuracy),

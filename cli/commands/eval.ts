@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { createWorkerPool, type WorkerPool } from '../../libs/engine/index.js';
 import { openStore } from '../../libs/storage/index.js';
-import { describeStep, evaluateRobustness, isSuiteName, protocolEps, SUITE_NAMES, writeReport, writeReportHtml, type RobustnessReport, type SuiteName } from '../../libs/evaluation/index.js';
+import { evaluationEps } from '../../libs/attacks/index.js';
+import { describeStep, evaluateRobustness, isSuiteName, SUITE_NAMES, writeReport, writeReportHtml, type RobustnessReport, type SuiteName } from '../../libs/evaluation/index.js';
 import { CliError } from '../cli-error.js';
 import { loadModelAndData, MODEL_DATA_OPTIONS, parseModelDataArgs } from '../model-data.js';
 import { positive } from '../flags.js';
@@ -34,7 +35,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   });
   const args = parseModelDataArgs(values);
   if (!isSuiteName(values.suite ?? '')) throw new CliError(`--suite must be one of ${SUITE_NAMES.join(', ')}; got "${values.suite}"`);
-  const eps = positive('--eps', values.eps) ?? protocolEps(args.dataset);
+  const eps = positive('--eps', values.eps) ?? evaluationEps(args.dataset);
   if (eps > 1) throw new CliError(`--eps must be at most 1 (inputs are in [0, 1]); got "${values.eps}"`);
   const { seed, workers } = args;
   const out = values.out ? openStore(values.out) : undefined;

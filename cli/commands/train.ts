@@ -1,21 +1,21 @@
 import { parseArgs } from 'node:util';
 import { initEngine, resolveBackendChoice } from '../../libs/engine/index.js';
-import { deriveSeed, parseDatasetSpec, type DatasetSpec } from '../../libs/data/index.js';
-import { ARCH_NAMES, buildModel, isArchName, ModelError, resolveModelConfig, saveModel } from '../../libs/models/index.js';
+import { parseDatasetSpec } from '../../libs/data/index.js';
+import { ARCH_NAMES, isArchName } from '../../libs/models/index.js';
+import { trainingEps } from '../../libs/attacks/index.js';
 import { openStore } from '../../libs/storage/index.js';
 import {
   describeMethods,
   getMethod,
+  hardenModel,
   HELD_OUT_SOURCE,
-  loadTrainingSplits,
   METHOD_NAMES,
   SCHEDULE_KINDS,
-  train,
   TrainingError,
   type EpochRecord,
+  type HardenedModel,
   type LrSchedule,
   type TrainingEvent,
-  type TrainingResult,
 } from '../../libs/training/index.js';
 import { CliError } from '../cli-error.js';
 import { nonNegative, nonNegativeInt, parseNumber, positive, positiveInt } from '../flags.js';
@@ -44,7 +44,9 @@ export const trainHelp = `harden train --method ${METHOD_NAMES.join('|')} --arch
 const FLAG_OF: Record<string, string> = {
   method: '--method',
   target: '--arch',
+  arch: '--arch',
   guidance: '--guidance-arch',
+  guidanceArch: '--guidance-arch',
   train: '--dataset',
   heldOut: '--dataset',
   epochs: '--epochs',
@@ -64,14 +66,6 @@ const FLAG_OF: Record<string, string> = {
   checkpoints: '--out',
   progressEvery: '--progress-every',
 };
-
-/** ε by dataset when --eps is not given (ARCHITECTURE.md's protocol; the paper's 0.031 otherwise). */
-function defaultEps(spec: DatasetSpec): number {
-  if (spec.kind === 'mnist') return 0.3;
-  if (spec.kind === 'fashion-mnist') return 0.1;
-  return 0.031;
-}
-
 
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
@@ -194,7 +188,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const epochs = positiveInt('--epochs', values.epochs) ?? 100;
   const batchSize = positiveInt('--batch', values.batch) ?? 128;
   const lr = positive('--lr', values.lr) ?? 0.1;
-  const eps = parseNumber('--eps', values.eps, (v) => v > 0 && v <= 1, 'a number in (0, 1]') ?? defaultEps(spec);
+  const eps = parseNumber('--eps', values.eps, (v) => v > 0 && v <= 1, 'a number in (0, 1]') ?? trainingEps(values.dataset!);
   const seed = nonNegativeInt('--seed', values.seed) ?? 0;
   const steps = positiveInt('--steps', values.steps);
   const alpha = positive('--alpha', values.alpha);
@@ -215,21 +209,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const store = openStore(out);
 
   const engine = await initEngine(resolveBackendChoice(values.backend));
-  const { train: trainData, heldOut } = await loadTrainingSplits(spec, { evalSize, ...(limit !== undefined ? { limit } : {}) });
-  const inputShape = trainData.shape;
-  const guidanceArch = method.usesGuidance ? (guidanceFlag ?? (inputShape[1] >= 32 ? 'resnet18' : 'small-cnn')) : undefined;
-  const build = (arch: string, stream: number, flag: string) => {
-    try {
-      // Model seeds are derived from --seed: same flags, same initial weights.
-      return buildModel(resolveModelConfig({ arch, inputShape, numClasses: trainData.numClasses, seed: deriveSeed(seed, stream) >>> 1 }));
-    } catch (error) {
-      if (error instanceof ModelError) throw new CliError(`${flag}: ${error.message}`, 2, { cause: error });
-      throw error;
-    }
-  };
-  const target = build(values.arch!, 1, '--arch');
-  const guidance = guidanceArch ? build(guidanceArch, 2, '--guidance-arch') : undefined;
-
   const controller = new AbortController();
   const stop = (signal: NodeJS.Signals) => {
     progress(`${signal}: stopping after the current batch (the last finished epoch stays checkpointed)`);
@@ -237,14 +216,16 @@ export async function trainCommand(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  let result: TrainingResult;
+  let hardened: HardenedModel;
   try {
-    result = await train({
+    // The same compute as a Harden job (libs/training hardenModel): data, models, training, saving.
+    hardened = await hardenModel({
       method: method.name,
-      target,
-      ...(guidance ? { guidance } : {}),
-      train: trainData,
-      ...(heldOut ? { heldOut } : {}),
+      arch: values.arch!,
+      guidanceArch: guidanceFlag ?? null,
+      dataset: values.dataset!,
+      ...(limit !== undefined ? { limit } : {}),
+      evalSize,
       epochs,
       batchSize,
       lr,
@@ -257,12 +238,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
       ...(epsWarmupEpochs !== undefined ? { epsWarmupEpochs } : {}),
       ...(augmentFlag !== 'auto' ? { augment: augmentFlag === 'on' } : {}),
       seed,
-      evalSize,
       evalSteps,
-      checkpoints: store.child('checkpoints'),
+      out: store,
       resume: values.resume ?? false,
       gradients: values['low-memory'] ? 'recompute' : 'tape',
       progressEvery,
+      fieldNames: { arch: 'arch', guidanceArch: 'guidanceArch' },
       onEvent: (e) => progress(describeEvent(e, evalSteps)),
       signal: controller.signal,
     });
@@ -272,8 +253,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
-
-  const saved = await saveModel(target, store, 'model');
+  const { result, guidanceArch, heldOut } = hardened;
+  const trainData = hardened.train;
+  const saved = { uri: hardened.modelUri };
   const summary = {
     method: result.method,
     arch: values.arch,

@@ -1,6 +1,6 @@
 /**
  * `harden worker --job ID --server URL`: computes one job for the service that owns it, in a pod of
- * the Kubernetes Job the Kubernetes runner created for it (libs/jobs/k8s-runner.ts). The service
+ * the Kubernetes Job the Kubernetes runner created for it (libs/jobs/kubernetes). The service
  * keeps the job record; the worker asks it what to compute (StartWork), streams progress events back
  * (ReportProgress, which also says when the job was cancelled) and reports what it made
  * (FinishWork). Two kinds of job:
@@ -20,18 +20,12 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { resolveBackendChoice, type BackendChoice } from '../../libs/engine/index.js';
-import type { EvaluationEvent } from '../../libs/evaluation/index.js';
+import { EVALUATE_SHARD_TASK, relayEvaluation, type EvaluationEvent, type EvaluationJobSpec, type ShardTaskPayload, type ShardTaskResult } from '../../libs/evaluation/index.js';
 import { runWorkerTask, type JobProgress } from '../../libs/jobs/index.js';
 import { createServiceClient, createTransport } from '../../libs/rpc/index.js';
 import { JobWorkerService, type StartWorkResponse } from '../../libs/rpc/gen/robustness/v1/worker_pb.js';
 import { ATTR, contextFromEnv, createLogger, createTracingInterceptor, shutdownTelemetry, startTelemetry, traceContextCarrier, withSpan, type Logger } from '../../libs/telemetry/index.js';
-import type { TrainingEvent } from '../../libs/training/index.js';
-import type { EvaluateSpec } from '../../services/evaluation/evaluate-spec.js';
-import type { ShardTaskPayload, ShardTaskResult } from '../../services/evaluation/evaluate-task.js';
-import { relayEvaluation } from '../../services/evaluation/progress.js';
-import { relay } from '../../services/training/harden-job.js';
-import type { HardenSpec } from '../../services/training/harden-spec.js';
-import type { HardenTaskPayload, HardenTaskResult } from '../../services/training/harden-task.js';
+import { HARDEN_TASK, relayTraining, type HardenJobSpec, type HardenTaskPayload, type HardenTaskResult, type TrainingEvent } from '../../libs/training/index.js';
 import { CliError } from '../cli-error.js';
 import { positive } from '../flags.js';
 
@@ -43,9 +37,6 @@ export const workerHelp = `harden worker --job ID --server URL [--shard I] [--ba
   its results to the store. Progress goes to the service every --report-every seconds (default 2).
   Exit 0 done or cancelled, 1 failed (retried), 2 bad input (not retried), 143 on SIGTERM (resumed
   by the next pod).`;
-
-const HARDEN_TASK = new URL('../../services/training/harden-task.js', import.meta.url).href;
-const EVALUATE_TASK = new URL('../../services/evaluation/evaluate-task.js', import.meta.url).href;
 
 /** Events and progress waiting to be reported. */
 interface Pending {
@@ -216,14 +207,14 @@ async function runReported<P, R>(
 }
 
 async function train(run: WorkerRun): Promise<number> {
-  const spec = JSON.parse(run.start.specJson) as HardenSpec;
+  const spec = JSON.parse(run.start.specJson) as HardenJobSpec;
   run.log.info('training', { attempt: run.start.attempt, store_uri: run.start.storeUri, method: spec.method, epochs: spec.epochs });
   const out = await runReported<HardenTaskPayload, HardenTaskResult>(
     run,
-    { module: HARDEN_TASK, fn: 'runHarden', payload: { storeUri: run.start.storeUri, jobId: run.jobId, spec, backend: run.backend, traceContext: traceContextCarrier() } },
+    { ...HARDEN_TASK, payload: { storeUri: run.start.storeUri, jobId: run.jobId, spec, backend: run.backend, traceContext: traceContextCarrier() } },
     (e, sink) => {
       const event = e as TrainingEvent;
-      relay(sink, event);
+      relayTraining(sink, event);
       return event.type === 'epoch' || event.type === 'checkpoint';
     },
   );
@@ -240,12 +231,12 @@ async function train(run: WorkerRun): Promise<number> {
 async function evaluateShard(run: WorkerRun): Promise<number> {
   const shard = run.start.shard;
   if (!shard) throw new CliError(`job ${run.jobId}: the evaluation service did not assign a shard`, 2);
-  const spec = JSON.parse(run.start.specJson) as EvaluateSpec;
+  const spec = JSON.parse(run.start.specJson) as EvaluationJobSpec;
   const where = { index: shard.index, count: shard.count };
   run.log.info('evaluating a shard', { attempt: run.start.attempt, store_uri: run.start.storeUri, shard: shard.index, shards: shard.count, suite: spec.suite, limit: spec.limit });
   const out = await runReported<ShardTaskPayload, ShardTaskResult>(
     run,
-    { module: EVALUATE_TASK, fn: 'runEvaluationShard', payload: { storeUri: run.start.storeUri, reportId: run.jobId, spec, backend: run.backend, shard: where, traceContext: traceContextCarrier() } },
+    { ...EVALUATE_SHARD_TASK, payload: { storeUri: run.start.storeUri, reportId: run.jobId, spec, backend: run.backend, shard: where, traceContext: traceContextCarrier() } },
     (e, sink) => {
       const event = e as EvaluationEvent;
       relayEvaluation(sink, event);

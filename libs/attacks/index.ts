@@ -49,5 +49,7 @@ export {
   type AttackName,
   type AttackOptionsByName,
 } from './registry.js';
+export { attackSettings, checkEps, defaultEps, evaluationEps, trainingEps, type AttackRequest, type AttackSettings } from './defaults.js';
 export { disposeResult, runAttackByName, type AttackReport, type RunByNameOptions } from './run-by-name.js';
 export { runAttackParallel, type ParallelModels, type ParallelOptions } from './parallel.js';
+export { createAttackStreamer, modelBytesKey, type AttackStreamer, type StreamData, type StreamedBatch, type StreamModels, type StreamRequest } from './stream.js';

@@ -9,16 +9,14 @@
 import { tf, type Tensor4D, type WorkerPool } from '../engine/index.js';
 import type { ModelBytes } from '../models/index.js';
 import { checkBlackBoxStronger, type CheckWarning } from './checks.js';
-import { AttackError, throwIfAborted } from './errors.js';
+import { AttackError, throwIfAborted, type AttackErrorCode } from './errors.js';
 import { fromLogitsFunction } from './model.js';
 import { perturbationNorms } from './norms.js';
 import { nonNegativeInt, positiveInt } from './options.js';
-import type { LoadPayload, ShardPayload, ShardResult } from './parallel-task.js';
+import { PARALLEL_TASK_MODULE as TASK_MODULE, type LoadPayload, type ShardPayload, type ShardResult } from './parallel-task.js';
 import { createAttack } from './registry.js';
 import { oneEps, splitOptions, type AttackReport } from './run-by-name.js';
 import type { Labels, Norm, StageResult } from './types.js';
-
-const TASK_MODULE = new URL('./parallel-task.js', import.meta.url).href;
 
 export interface ParallelModels {
   /** The attacked model, serialised (`modelToBytes` from libs/models). */
@@ -127,13 +125,22 @@ export async function runAttackParallel(
     const results = await Promise.allSettled(shards);
     throwIfAborted(signal);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    if (failed) throw localError(failed.reason);
     const parts = results.map((r) => (r as PromiseFulfilledResult<ShardResult>).value);
     return merge(probe.name, eps, (run.norm as Norm | undefined) ?? 'Linf', parts, values, [n, h, w, c], (performance.now() - started) / 1000);
   } finally {
     signal?.removeEventListener('abort', onAbort);
     await pool.broadcast({ module: TASK_MODULE, fn: 'unloadModels' }, { key }).catch(() => undefined);
   }
+}
+
+/** An `AttackError` thrown in a worker is an `AttackError` here too (the pool hands back a `RemoteError`). */
+export function localError(error: unknown): unknown {
+  const e = error as { name?: unknown; code?: unknown; field?: unknown; message?: unknown; remote?: unknown };
+  if (e?.remote === true && e.name === 'AttackError' && typeof e.code === 'string') {
+    return new AttackError(e.code as AttackErrorCode, String(e.message), { cause: error, ...(typeof e.field === 'string' ? { field: e.field } : {}) });
+  }
+  return error;
 }
 
 function merge(

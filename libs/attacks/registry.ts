@@ -38,11 +38,13 @@ export interface AttackDescription {
   readonly defaultEps: number;
   /** Option defaults, as documented with `@default`. */
   readonly defaults: Readonly<Record<string, unknown>>;
+  /** Whether it attacks through a guidance model besides the target (CAG). */
+  readonly needsGuidance: boolean;
 }
 
 interface Entry<K extends AttackName> {
   readonly create: (options: AttackOptionsByName[K]) => Attack;
-  readonly describe: Omit<AttackDescription, 'name'>;
+  readonly describe: Omit<AttackDescription, 'name' | 'needsGuidance'> & { needsGuidance?: true };
 }
 
 const EPS_8_255 = 8 / 255;
@@ -80,6 +82,7 @@ const REGISTRY: { readonly [K in AttackName]: Entry<K> } = {
       norms: ['Linf'],
       defaultEps: CAG_DEFAULTS.eps,
       defaults: { steps: CAG_DEFAULTS.steps, alpha: CAG_DEFAULTS.alpha, start: 'x + 0.001·N(0, I)' },
+      needsGuidance: true,
     },
   },
   'apgd-ce': {
@@ -157,7 +160,7 @@ export function createAttack(name: string, options: object = {}): Attack {
 
 /** What `name` is: summary, paper, norms, defaults. */
 export function describeAttack(name: string): AttackDescription {
-  return { name: name as AttackName, ...entry(name).describe };
+  return { name: name as AttackName, needsGuidance: false, ...entry(name).describe };
 }
 
 export function describeAttacks(): AttackDescription[] {

@@ -27,4 +27,5 @@ export {
   type NativeLoad,
 } from './native/index.js';
 export { EngineError, type EngineErrorCode } from './errors.js';
+export { RemoteError, toErrorShape, type ErrorShape } from './thread-error.js';
 export { createWorkerPool, defaultWorkerCount, type TaskRef, type WorkerPool, type WorkerPoolOptions } from './worker-pool.js';

@@ -120,8 +120,11 @@ export async function registerWebgpuBackend(mode: WebgpuMode): Promise<string> {
   const found = await findAdapter(mode);
   if ('reason' in found) throw new EngineError('backend-unavailable', `backend "webgpu" is unavailable: ${found.reason}`);
   const { gpu, adapter } = found;
-  // The backend package looks for navigator.gpu when it is imported.
-  (globalThis as { navigator?: unknown }).navigator ??= { gpu };
+  // The backend package looks for navigator.gpu when it is imported and in WebGPUBackend's
+  // constructor. Node 20 has no `navigator`; Node ≥ 21 has one without `gpu`, so add it there.
+  const scope = globalThis as { navigator?: { gpu?: GPU } };
+  if (scope.navigator === undefined) scope.navigator = { gpu };
+  else if (scope.navigator.gpu === undefined) Object.defineProperty(scope.navigator, 'gpu', { value: gpu, configurable: true });
   const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
   const limits = adapter.limits;
   const device = await adapter.requestDevice({

@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData, type Transferable } from 'node:worker_threads';
 import { initEngine, type BackendChoice } from './backend.js';
+import { toErrorShape } from './thread-error.js';
 
 type Message =
   | { kind: 'init'; id: number }
@@ -46,8 +47,7 @@ async function handle(msg: Message): Promise<void> {
     }
     port!.postMessage({ id: msg.id, ok: true, result }, transferables(result));
   } catch (error) {
-    const e = error as Error & { code?: string };
-    port!.postMessage({ id: msg.id, ok: false, error: { name: e.name, message: e.message, code: e.code, stack: e.stack } });
+    port!.postMessage({ id: msg.id, ok: false, error: toErrorShape(error) });
   }
 }
 

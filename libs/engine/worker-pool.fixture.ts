@@ -25,6 +25,7 @@ export async function slow(payload: { ms: number }): Promise<number> {
   return threadId;
 }
 
-export function fail(): never {
+export function fail(p: { typed?: boolean } = {}): never {
+  if (p.typed) throw Object.assign(new Error('bad option on purpose'), { name: 'AttackError', code: 'invalid-argument', field: 'steps' });
   throw new Error('task failed on purpose');
 }

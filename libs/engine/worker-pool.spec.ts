@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createWorkerPool, type WorkerPool } from './worker-pool.js';
 import { EngineError } from './errors.js';
+import { RemoteError } from './thread-error.js';
 
 const fixture = new URL('./worker-pool.fixture.js', import.meta.url).href;
 const task = (fn: string) => ({ module: fixture, fn });
@@ -41,8 +42,10 @@ describe('worker pool', () => {
     assert.deepEqual([...out], [9, 16]);
   });
 
-  it('turns a failing task into an EngineError and keeps serving', async () => {
-    await assert.rejects(pool.run(task('fail'), {}), (e: unknown) => e instanceof EngineError && /on purpose/.test(e.message));
+  it('turns a failing task into a RemoteError that keeps its class name, code and field, and keeps serving', async () => {
+    // A plain error stays a plain error (INTERNAL over RPC); a typed one keeps what maps it to a status.
+    await assert.rejects(pool.run(task('fail'), {}), (e: unknown) => e instanceof RemoteError && e.name === 'Error' && e.code === undefined && /on purpose/.test(e.message));
+    await assert.rejects(pool.run(task('fail'), { typed: true }), (e: unknown) => e instanceof RemoteError && e.name === 'AttackError' && e.code === 'invalid-argument' && e.field === 'steps');
     await assert.rejects(pool.run({ module: fixture, fn: 'missing' }, {}), /exports no function "missing"/);
     assert.equal(await pool.run<number>(task('slow'), { ms: 1 }) > 0, true);
   });

@@ -7,11 +7,14 @@
  * state (a loaded model, say) in their own scope, so one task can load and later tasks reuse.
  *
  * Payloads and results cross threads by structured clone; typed arrays listed in `transfer` (and
- * every typed array found at the top level of a result) move without a copy.
+ * every typed array found at the top level of a result) move without a copy. A task that throws
+ * rejects with a `RemoteError` (thread-error.ts) keeping the error's class name, code and field; a
+ * thread that crashes or exits rejects what it had with `EngineError` `worker-failed`.
  */
 import { availableParallelism } from 'node:os';
 import { Worker, type Transferable } from 'node:worker_threads';
 import { EngineError } from './errors.js';
+import { RemoteError, type ErrorShape } from './thread-error.js';
 import type { BackendChoice, EngineInfo } from './backend.js';
 import { prepareWebgpuEnvironment } from './webgpu.js';
 
@@ -58,7 +61,7 @@ interface Slot {
 
 type WorkerReply =
   | { id: number; ok: true; result: unknown }
-  | { id: number; ok: false; error: { name: string; message: string; code?: string; stack?: string } };
+  | { id: number; ok: false; error: ErrorShape };
 
 /** The default worker count: `HARDEN_WORKERS`, else min(cores, 2). */
 export function defaultWorkerCount(env: NodeJS.ProcessEnv = process.env): number {
@@ -94,12 +97,7 @@ export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
       const waiter = waiters.shift();
       if (waiter) waiter();
       if (reply.ok) p.resolve(reply.result);
-      else {
-        const err = new EngineError('worker-failed', reply.error.message);
-        if (reply.error.code) (err as { remoteCode?: string }).remoteCode = reply.error.code;
-        err.stack = reply.error.stack ?? err.stack;
-        p.reject(err);
-      }
+      else p.reject(RemoteError.from(reply.error));
     });
     const failAll = (error: unknown) => {
       for (const p of slot.pending.values()) p.reject(error);

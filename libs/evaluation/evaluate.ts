@@ -14,11 +14,11 @@ import { readFileSync } from 'node:fs';
 import { currentEngine, tf, tfl, type WorkerPool } from '../engine/index.js';
 import type { Dataset } from '../data/index.js';
 import { getModelInfo, modelToBytes, type ModelBytes } from '../models/index.js';
-import { fromLayersModel, runAttackByName, runAttackParallel, type AttackReport, type StepEvent } from '../attacks/index.js';
+import { evaluationEps, fromLayersModel, runAttackByName, runAttackParallel, type AttackReport, type StepEvent } from '../attacks/index.js';
 import { EvaluationError } from './errors.js';
 import type { ExampleRow, RobustnessReport } from './report.js';
 import { assembleReport, SHARD_KIND, SHARD_VERSION, shardRange, sum, type EvaluationShard, type ShardRow, type ShardSweepRow } from './shard.js';
-import { isSuiteName, protocolEps, suiteAttacks, type SuiteName } from './suites.js';
+import { isSuiteName, suiteAttacks, type SuiteName } from './suites.js';
 
 export interface EvaluateOptions {
   model: tfl.LayersModel;
@@ -138,7 +138,7 @@ export async function evaluateShard(options: EvaluateOptions): Promise<Evaluatio
   const started = performance.now();
   const suite = options.suite ?? 'quick';
   if (!isSuiteName(suite)) throw new EvaluationError('invalid-argument', `unknown suite "${suite}"; expected quick or standard`, { field: 'suite' });
-  const eps = options.eps ?? protocolEps(options.datasetSpec);
+  const eps = options.eps ?? evaluationEps(options.datasetSpec);
   if (!(eps > 0 && eps <= 1)) throw new EvaluationError('invalid-argument', `eps must be in (0, 1] for inputs in [0, 1]; got ${eps}`, { field: 'eps' });
   const norm = options.norm ?? 'Linf';
   const seed = options.seed ?? 0;

@@ -3,7 +3,11 @@ export { assembleReport, SHARD_KIND, SHARD_VERSION, shardRange, validateShard, t
 export { EvaluationError, type EvaluationErrorCode } from './errors.js';
 export { REPORT_VERSION, type AttackRow, type ClassRow, type EpsSweepRow, type ExampleRow, type RobustnessReport, type StageRow, type TrainingCurvePoint } from './report.js';
 export { readReport, REPORT_JSON, validateReport, writeReport } from './report-store.js';
-export { isSuiteName, protocolEps, SUITE_NAMES, suiteAttacks, type SuiteAttack, type SuiteName } from './suites.js';
+export { isSuiteName, SUITE_NAMES, suiteAttacks, type SuiteAttack, type SuiteName } from './suites.js';
 export { REPORT_CSP, REPORT_HTML, renderReportHtml, writeReportHtml, type RenderReportOptions } from './report-html.js';
 export { formatMetric, type MetricFormat } from './report-html-format.js';
 export { escapeHtml } from './report-html-escape.js';
+export { createEvaluationTelemetry, type EvaluationTelemetry, type EvaluationTelemetryOptions } from './telemetry.js';
+export { relayEvaluation } from './relay.js';
+export { EVALUATE_SHARD_TASK, EVALUATE_TASK, runEvaluation, runEvaluationShard, type EvaluateTaskPayload, type EvaluateTaskResult, type EvaluationJobSpec, type ShardTaskPayload, type ShardTaskResult } from './evaluate-task.js';
+export { publishReport, publishShardedReport, readShard, readShards, reportFolder, shardKey, shardUri, writeShard, type PublishedReport } from './report-layout.js';

@@ -40,10 +40,3 @@ export function suiteAttacks(name: SuiteName): readonly SuiteAttack[] {
   return SUITES[name];
 }
 
-/** ε by data set per the evaluation protocol: MNIST 0.3, Fashion-MNIST 0.1, otherwise 8/255. */
-export function protocolEps(datasetSpec: string): number {
-  const kind = datasetSpec.split(':')[0].trim().toLowerCase();
-  if (kind === 'mnist') return 0.3;
-  if (kind === 'fashion-mnist') return 0.1;
-  return 8 / 255;
-}

@@ -30,7 +30,8 @@ export {
   type ShutdownOptions,
   type SubmitInput,
 } from './runner.js';
-export { RemoteError, runWorkerTask, type TaskContext, type WorkerTaskFn, type WorkerTaskOptions } from './worker-task.js';
+export { RemoteError } from '../engine/thread-error.js';
+export { runWorkerTask, type TaskContext, type WorkerTaskFn, type WorkerTaskOptions } from './worker-task.js';
 export { createReportIndex, type ReportEntry, type ReportIndex } from './report-index.js';
 export { decodePageToken, encodePageToken, pageSize } from './page-token.js';
 export { watchEvents, type WatchOptions } from './watch.js';

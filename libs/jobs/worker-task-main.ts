@@ -3,6 +3,7 @@
  * AbortSignal fed by the parent's `abort` message, and posts events, then the result or the error.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { toErrorShape } from '../engine/thread-error.js';
 
 const port = parentPort;
 if (!port) throw new Error('worker-task-main.js must run inside a worker thread');
@@ -22,14 +23,5 @@ try {
   });
   port.postMessage({ type: 'result', result });
 } catch (error) {
-  const e = error as Error & { code?: unknown; field?: unknown };
-  port.postMessage({
-    type: 'error',
-    error: {
-      name: typeof e?.name === 'string' ? e.name : 'Error',
-      message: typeof e?.message === 'string' ? e.message : String(error),
-      ...(typeof e?.code === 'string' ? { code: e.code } : {}),
-      ...(typeof e?.field === 'string' ? { field: e.field } : {}),
-    },
-  });
+  port.postMessage({ type: 'error', error: toErrorShape(error) });
 }

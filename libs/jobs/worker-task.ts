@@ -4,11 +4,13 @@
  *
  * The task is an exported async function of an ES module: `fn(payload, { signal, emit })`. Its
  * `signal` aborts when the caller's does; `emit(event)` posts a progress event to `onEvent`. The
- * caller gets the function's result, or a `RemoteError` carrying the thrown error's `name`, `code`,
+ * caller gets the function's result, or a `RemoteError` (libs/engine thread-error.ts) carrying the thrown error's `name`, `code`,
  * `field` and `message` (never its stack), so typed domain errors keep their meaning across the
  * thread boundary. A task that ignores its signal is terminated after `abortGraceMs`.
  */
 import { Worker } from 'node:worker_threads';
+// thread-error.js alone: the job store and runner need no tensor engine loaded.
+import { RemoteError, type ErrorShape } from '../engine/thread-error.js';
 
 /** What the task function receives besides its payload. */
 export interface TaskContext {
@@ -34,23 +36,10 @@ export interface WorkerTaskOptions<P> {
   resourceLimits?: { maxOldGenerationSizeMb?: number };
 }
 
-/** An error thrown inside a worker task, rebuilt on the caller's side (`name` is the original class name). */
-export class RemoteError extends Error {
-  readonly code: string | undefined;
-  readonly field: string | undefined;
-  readonly remote = true;
-  constructor(name: string, message: string, code?: string, field?: string) {
-    super(message);
-    this.name = name;
-    this.code = code;
-    this.field = field;
-  }
-}
-
 type WorkerMessage =
   | { type: 'event'; event: unknown }
   | { type: 'result'; result: unknown }
-  | { type: 'error'; error: { name: string; message: string; code?: string; field?: string } };
+  | { type: 'error'; error: ErrorShape };
 
 const WORKER_MAIN = new URL('./worker-task-main.js', import.meta.url);
 
@@ -90,7 +79,7 @@ export function runWorkerTask<P, R>(options: WorkerTaskOptions<P>): Promise<R> {
         settle(() => resolve(message.result as R));
       } else if (message.type === 'error') {
         const e = message.error;
-        settle(() => reject(new RemoteError(e.name, e.message, e.code, e.field)));
+        settle(() => reject(RemoteError.from(e)));
       }
     });
     worker.on('error', (error) => settle(() => reject(new RemoteError('WorkerCrash', `the task's thread crashed: ${error.message}`, 'internal'))));

@@ -10,6 +10,7 @@ export { MODEL_JSON, modelFromBytes, modelToBytes, type ModelBytes } from './mod
 export {
   loadModel,
   loadModelFromUri,
+  readModelBytes,
   saveModel,
   saveModelToUri,
   storeIOHandler,

@@ -9,9 +9,9 @@
 import { tf, type tfl } from '../engine/index.js';
 import { checkKey, joinKey, openStore, StorageError, type ArtifactStore } from '../storage/index.js';
 import { ModelError } from './errors.js';
-import { loadOnnxModelFromUri } from './onnx/onnx-store.js';
+import { loadOnnxModelFromUri, readOnnxModel } from './onnx/onnx-store.js';
 import { isOnnxUri } from './onnx/onnx-uri.js';
-import { captureArtifacts, fromArtifacts, MODEL_JSON, modelFromJson, parseModelJson, toModelJson, type Artifacts } from './model-format.js';
+import { captureArtifacts, fromArtifacts, MODEL_JSON, modelFromJson, parseModelJson, toModelJson, type Artifacts, type ModelBytes } from './model-format.js';
 
 export interface SaveModelOptions {
   /** Largest weights file, in bytes (tfjs-converter's default shard size). @default 4194304 (4 MiB) */
@@ -85,6 +85,18 @@ export async function loadModel(store: ArtifactStore, prefix = ''): Promise<tfl.
 export async function loadModelFromUri(uri: string): Promise<tfl.LayersModel> {
   if (isOnnxUri(uri)) return (await loadOnnxModelFromUri(uri)).model;
   return loadModel(openStore(uri.replace(/\/model\.json$/, '')), '');
+}
+
+/**
+ * The bytes of the model a URI names (as `loadModelFromUri` reads it), without building it:
+ * model.json and its weights concatenated in manifest order — to post to worker threads, which
+ * build it there (`modelFromBytes`); an `.onnx` file is converted here. Throws `ModelError` as
+ * `loadModel` (and `unsupported` for an ONNX model the importer does not take).
+ */
+export async function readModelBytes(uri: string): Promise<ModelBytes> {
+  if (isOnnxUri(uri)) return (await readOnnxModel(uri)).bytes; // converted without an engine
+  const { json, weightData } = await readFolder(openStore(uri.replace(/\/model\.json$/, '')), '');
+  return { modelJson: JSON.stringify(json), weightData };
 }
 
 async function writeArtifacts(store: ArtifactStore, prefix: string, a: Artifacts, options: SaveModelOptions): Promise<SavedModel> {

@@ -73,6 +73,8 @@ const TABLE: Readonly<Record<string, Readonly<Record<string, Mapping>>>> = {
   TrainingError: {
     'invalid-argument': shown(Code.InvalidArgument),
     'out-of-memory': shown(Code.ResourceExhausted),
+    'not-found': { code: Code.NotFound, showMessage: false, message: 'a checkpoint to resume from is missing' },
+    corrupt: { code: Code.FailedPrecondition, showMessage: false, message: 'a checkpoint to resume from is damaged or does not fit the models' },
     aborted: { code: Code.Canceled, showMessage: false, message: 'training was stopped' },
     '*': INTERNAL,
   },
@@ -109,7 +111,12 @@ const TABLE: Readonly<Record<string, Readonly<Record<string, Mapping>>>> = {
     'not-found': { code: Code.NotFound, showMessage: false, message: 'not found in the artifact store' },
     '*': STORE_FAILED,
   },
-  EngineError: { '*': INTERNAL },
+  EngineError: {
+    'invalid-backend': shown(Code.InvalidArgument),
+    'invalid-argument': shown(Code.InvalidArgument),
+    'backend-unavailable': shown(Code.FailedPrecondition),
+    '*': INTERNAL,
+  },
   CancelReason: { '*': { code: Code.Canceled, showMessage: false, message: 'cancelled' } },
   ShutdownReason: { '*': { code: Code.Unavailable, showMessage: false, message: 'the server is shutting down; retry later' } },
 };

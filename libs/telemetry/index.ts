@@ -1,11 +1,11 @@
 /**
  * OpenTelemetry for harden: SDK start/stop, the Connect tracing and logging interceptors, span
- * helpers, metrics, JSON logs with trace ids, and adapters that turn store operations, trainer
- * events and evaluator progress into spans. See README "Tracing".
+ * helpers, metrics, JSON logs with trace ids, and store operations as spans. It knows no domain
+ * library: trainer events and evaluator progress become spans in libs/training and libs/evaluation
+ * (their telemetry.ts). See README "Tracing".
  */
 export { ATTR, INSTRUMENTATION_SCOPE, SPAN } from './attributes.js';
 export { defaultServiceName, resolveTelemetryConfig, TELEMETRY_ENV, type TelemetryConfig } from './config.js';
-export { createEvaluationTelemetry, type EvaluationTelemetry, type EvaluationTelemetryOptions } from './evaluation-telemetry.js';
 export { createLogger, isLogLevel, type LogFields, type Logger, type LoggerOptions, type LogLevel } from './logger.js';
 export { instrumentJobStore, jobTraceContext, rememberTraceContext, TRACE_CONTEXT_KEY, traceJobExecutor, type ObservableJobStore, type TracedJobContext } from './job-telemetry.js';
 export { createLoggingInterceptor } from './logging-interceptor.js';
@@ -27,5 +27,4 @@ export {
 } from './spans.js';
 export { traceStore } from './store-telemetry.js';
 export { withTaskSpan } from './task-telemetry.js';
-export { createTrainingTelemetry, type TrainingTelemetry, type TrainingTelemetryOptions } from './training-telemetry.js';
 export { codeName, createTracingInterceptor, REQUEST_ATTRIBUTES, requestAttributes, type RpcSide, type TracingInterceptorOptions } from './tracing-interceptor.js';

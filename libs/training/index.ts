@@ -74,3 +74,7 @@ export {
 export { describeConfig, modelSignature, resolveTrainConfig, type TrainConfig, type TrainOptions } from './config.js';
 export type { TrainingEvent } from './events.js';
 export { train, type TrainingResult } from './trainer.js';
+export { createTrainingTelemetry, type TrainingTelemetry, type TrainingTelemetryOptions } from './telemetry.js';
+export { defaultGuidanceArch, hardenModel, type HardenedModel, type HardenFieldNames, type HardenModelOptions } from './harden.js';
+export { HARDEN_TASK, jobFolder, runHarden, type HardenJobSpec, type HardenTaskPayload, type HardenTaskResult } from './harden-task.js';
+export { relayTraining } from './relay.js';

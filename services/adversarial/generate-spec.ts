@@ -4,8 +4,7 @@
  * size and count within the server's limits, and the attack's own options (compiled once by the
  * attack registry, so an option the attack does not take is refused too).
  */
-import { ATTACK_NAMES, AttackError, createAttack, describeAttack, fromLogitsFunction, isAttackName, type AttackName, type Norm } from '../../libs/attacks/index.js';
-import { protocolEps } from '../../libs/evaluation/index.js';
+import { ATTACK_NAMES, AttackError, attackSettings, createAttack, fromLogitsFunction, isAttackName, type AttackName, type AttackSettings, type Norm } from '../../libs/attacks/index.js';
 import { choice, count, datasetSpec, invalidField, modelUri, OPEN_LOCATIONS, positiveNumber, type LocationPolicy } from '../../libs/rpc/index.js';
 import type { GenerateAdversarialRequest } from '../../libs/rpc/gen/robustness/v1/adversarial_pb.js';
 
@@ -50,22 +49,26 @@ export async function generateSpec(req: GenerateAdversarialRequest, limits: Gene
   const attack = choice('attack', req.attack, ATTACK_NAMES, 'pgd');
   if (!isAttackName(attack)) throw invalidField('attack', `unknown attack ${attack}`);
   const norm = choice('norm', req.norm, ['Linf', 'L2'] as const, 'Linf');
-  const described = describeAttack(attack);
-  if (!described.norms.includes(norm)) throw invalidField('norm', `${attack} does not run in ${norm}; it takes ${described.norms.join(', ')}`);
-  const eps = positiveNumber('eps', req.eps, attack === 'cag' ? described.defaultEps : protocolEps(dataset.text), 1);
-  const options: Record<string, unknown> = {};
-  if (req.steps !== 0) options.steps = count('steps', req.steps, 0, limits.maxSteps);
-  if (req.alpha !== 0) options.alpha = positiveNumber('alpha', req.alpha, 0, 1);
+  // Defaults and ranges: libs/attacks attackSettings, as `harden attack` resolves them.
+  let settings: AttackSettings;
   try {
-    createAttack(attack, attack === 'cag' ? { ...options, guidance: PLACEHOLDER } : options);
+    settings = attackSettings(attack, dataset.text, {
+      ...(req.eps !== 0 ? { eps: req.eps } : {}),
+      ...(req.steps !== 0 ? { steps: count('steps', req.steps, 0, limits.maxSteps) } : {}),
+      ...(req.alpha !== 0 ? { alpha: req.alpha } : {}),
+      norm,
+    });
+    // The attack compiles its options once here, so an option it does not take is refused now.
+    createAttack(attack, settings.needsGuidance ? { ...settings.options, guidance: PLACEHOLDER } : settings.options);
   } catch (error) {
     if (AttackError.is(error, 'invalid-argument', 'unsupported')) throw invalidField(error.field ?? 'attack', error.message);
     throw error;
   }
+  const { eps, options } = settings;
   const batchSize = count('batch_size', req.batchSize, 64, limits.maxBatchSize);
   const numBatches = count('num_batches', req.numBatches, 1, limits.maxBatches);
-  if (attack === 'cag' && req.guidanceUri === '') throw invalidField('guidance_uri', 'is required for cag (the guidance model anchors the attack)');
-  if (attack !== 'cag' && req.guidanceUri !== '') throw invalidField('guidance_uri', `only cag takes a guidance model, not ${attack}`);
+  if (settings.needsGuidance && req.guidanceUri === '') throw invalidField('guidance_uri', `is required for ${attack} (the guidance model anchors the attack)`);
+  if (!settings.needsGuidance && req.guidanceUri !== '') throw invalidField('guidance_uri', `only attacks with a guidance model take one, not ${attack}`);
   const model = await modelUri(req.modelUri, 'model_uri', limits.locations);
   const guidance = req.guidanceUri !== '' ? await modelUri(req.guidanceUri, 'guidance_uri', limits.locations) : null;
   return {

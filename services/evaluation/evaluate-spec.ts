@@ -2,21 +2,13 @@
  * EvaluateRequest → `EvaluateSpec`, the validated job spec stored with the evaluation job (JSON).
  * Every field is checked here, before the job exists.
  */
-import { isSuiteName, protocolEps, SUITE_NAMES, type SuiteName } from '../../libs/evaluation/index.js';
+import { evaluationEps } from '../../libs/attacks/index.js';
+import { isSuiteName, SUITE_NAMES, type EvaluationJobSpec, type SuiteName } from '../../libs/evaluation/index.js';
 import { choice, count, datasetSpec, invalidField, modelUri, OPEN_LOCATIONS, positiveNumber, requestId, type LocationPolicy } from '../../libs/rpc/index.js';
 import type { EvaluateRequest } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 
-export interface EvaluateSpec {
-  modelUri: string;
-  dataset: string;
-  split: 'train' | 'test';
-  limit: number;
-  suite: SuiteName;
-  eps: number;
-  seed: number;
-  /** The Harden job that trained the model, and its training curve. */
-  training: { jobId: string; method: string; history: { epoch: number; loss: number; cleanAccuracy: number; robustAccuracy: number }[] } | null;
-}
+/** The stored spec: what libs/evaluation's evaluation task computes. */
+export type EvaluateSpec = EvaluationJobSpec;
 
 export interface EvaluateLimits {
   /** Largest `limit`. @default 10000 */
@@ -34,7 +26,7 @@ export async function evaluateSpec(req: EvaluateRequest, limits: EvaluateLimits 
   const limit = count('limit', req.limit, 1000, limits.maxExamples);
   const suite = choice('suite', req.suite, SUITE_NAMES, 'quick');
   if (!isSuiteName(suite)) throw invalidField('suite', `unknown suite ${suite}`);
-  const eps = positiveNumber('eps', req.eps, protocolEps(dataset.text), 1);
+  const eps = positiveNumber('eps', req.eps, evaluationEps(dataset.text), 1);
   const t = req.training;
   if (t && t.history.length > 10_000) throw invalidField('training.history', 'at most 10000 epochs');
   const model = await modelUri(req.modelUri, 'model_uri', limits.locations);

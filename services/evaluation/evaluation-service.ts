@@ -15,7 +15,16 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { BackendChoice } from '../../libs/engine/index.js';
-import type { EvaluationEvent } from '../../libs/evaluation/index.js';
+import {
+  createEvaluationTelemetry,
+  EVALUATE_TASK,
+  publishShardedReport,
+  relayEvaluation,
+  type EvaluateTaskPayload,
+  type EvaluateTaskResult,
+  type EvaluationEvent,
+  type PublishedReport,
+} from '../../libs/evaluation/index.js';
 import {
   createJobRunner,
   runWorkerTask,
@@ -27,20 +36,16 @@ import {
   type ReportIndex,
   type WorkerKind,
 } from '../../libs/jobs/index.js';
-import { runOnKubernetes, type KubernetesRunner } from '../../libs/jobs/k8s-runner.js';
+import { runOnKubernetes, type KubernetesRunner } from '../../libs/jobs/kubernetes/index.js';
 import { describeFailure, jobCommonToProto, jobEventToProto, resourceId, sequenceFromProto } from '../../libs/rpc/index.js';
 import { EvaluationService, type EvaluationSchema } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
-import { ATTR, createEvaluationTelemetry, rememberTraceContext, traceContextCarrier, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
+import { ATTR, rememberTraceContext, traceContextCarrier, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
 import { DEFAULT_EVALUATE_LIMITS, evaluateSpec, type EvaluateLimits, type EvaluateSpec } from './evaluate-spec.js';
-import type { EvaluateTaskPayload, EvaluateTaskResult } from './evaluate-task.js';
-import { publishShardedReport, type PublishedReport } from './evaluation-report.js';
-import { relayEvaluation } from './progress.js';
 import { reportToProto, type ReportSummary } from './report-message.js';
 
 export const EVALUATE_KIND = 'evaluate';
 /** Event types a shard worker may append. */
 const WORKER_EVENT_TYPES: ReadonlySet<string> = new Set(['phase', 'warning']);
-const TASK_MODULE = new URL('./evaluate-task.js', import.meta.url).href;
 
 export interface EvaluationServiceOptions {
   jobs: JobStore;
@@ -109,8 +114,7 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
     const spec = ctx.job.spec;
     const telemetry = createEvaluationTelemetry({ [ATTR.MODEL_URI]: spec.modelUri, [ATTR.EPS]: spec.eps, [ATTR.SUITE]: spec.suite, [ATTR.DATASET]: spec.dataset, [ATTR.BACKEND]: options.backend ?? 'auto' });
     return runWorkerTask<EvaluateTaskPayload, EvaluateTaskResult>({
-      module: TASK_MODULE,
-      fn: 'runEvaluation',
+      ...EVALUATE_TASK,
       payload: { storeUri: options.storeUri, reportId: ctx.job.id, spec, backend: options.backend ?? 'auto', traceContext: traceContextCarrier() },
       signal: ctx.signal,
       onEvent: (event) => {

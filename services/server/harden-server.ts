@@ -17,8 +17,8 @@ import { join } from 'node:path';
 import type { Interceptor } from '@connectrpc/connect';
 import type { BackendChoice } from '../../libs/engine/index.js';
 import { createJobStore, createReportIndex, type JobStore, type ReportIndex } from '../../libs/jobs/index.js';
-import { evalShardsFromEnv, kubernetesRunnerOptionsFromEnv, runnerKindFromEnv, type RunnerKind } from '../../libs/jobs/k8s-config.js';
-import { createKubernetesRunner, type KubernetesRunnerOptions } from '../../libs/jobs/k8s-runner.js';
+import { evalShardsFromEnv, kubernetesRunnerOptionsFromEnv, runnerKindFromEnv, type RunnerKind } from '../../libs/jobs/kubernetes/index.js';
+import { createKubernetesRunner, type KubernetesRunnerOptions } from '../../libs/jobs/kubernetes/index.js';
 import { file_robustness_v1_worker, JobWorkerService } from '../../libs/rpc/gen/robustness/v1/worker_pb.js';
 import {
   createHealthService,

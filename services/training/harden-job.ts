@@ -1,7 +1,7 @@
 /**
  * The Harden job's compute (a libs/jobs `JobExecutor`), run by the training service's runner:
  *
- * 1. training — `runHarden` in a worker thread (harden-task.ts); its events become job events
+ * 1. training — `runHarden` in a worker thread (libs/training harden-task.ts); its events become job events
  *    (`batch`, `epoch`, `checkpoint`, `resumed`, `warning`). Skipped when a previous attempt of the
  *    same job finished it (outputs.trained), e.g. after a restart during the evaluation.
  * 2. evaluation — `EvaluationService.Evaluate` over gRPC (the configured address; in the all-in-one
@@ -15,15 +15,12 @@
 import { Code, ConnectError, type Client } from '@connectrpc/connect';
 import type { BackendChoice } from '../../libs/engine/index.js';
 import { JobFailure, runWorkerTask, type JobContext, type JobStore, ShutdownReason } from '../../libs/jobs/index.js';
-import { runOnKubernetes, type KubernetesRunner } from '../../libs/jobs/k8s-runner.js';
-import type { TrainingEvent } from '../../libs/training/index.js';
+import { runOnKubernetes, type KubernetesRunner } from '../../libs/jobs/kubernetes/index.js';
+import { createTrainingTelemetry, HARDEN_TASK, relayTraining, type HardenTaskPayload, type HardenTaskResult, type TrainingEvent } from '../../libs/training/index.js';
 import type { EvaluationService } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { JobState } from '../../libs/rpc/gen/robustness/v1/job_pb.js';
-import { ATTR, createTrainingTelemetry, traceContextCarrier } from '../../libs/telemetry/index.js';
+import { ATTR, traceContextCarrier } from '../../libs/telemetry/index.js';
 import type { HardenSpec } from './harden-spec.js';
-import type { HardenTaskPayload, HardenTaskResult } from './harden-task.js';
-
-const TASK_MODULE = new URL('./harden-task.js', import.meta.url).href;
 
 export interface HardenOutputs extends Record<string, unknown> {
   trained: boolean;
@@ -51,56 +48,6 @@ export interface HardenJobDeps {
   kubernetes?: { runner: KubernetesRunner; store: JobStore };
 }
 
-/** A trainer event as the job's events and progress (here, or in a worker pod that reports them). */
-export function relay(ctx: Pick<JobContext<HardenSpec>, 'emit' | 'progress'>, e: TrainingEvent): void {
-  switch (e.type) {
-    case 'resumed':
-      ctx.emit('resumed', { epoch: e.epoch, uri: e.uri });
-      break;
-    case 'batch':
-      ctx.emit('batch', {
-        epoch: e.epoch,
-        epochs: e.epochs,
-        batch: e.batch,
-        batches: e.batches,
-        loss: e.loss,
-        lr: e.lr,
-        eps: e.eps,
-        imagesPerSecond: e.imagesPerSecond,
-        etaSeconds: e.etaSeconds,
-      });
-      ctx.progress({
-        phase: 'training',
-        epoch: e.epoch,
-        epochs: e.epochs,
-        batch: e.batch,
-        batches: e.batches,
-        fraction: ((e.epoch - 1) * e.batches + e.batch) / (e.epochs * e.batches),
-        imagesPerSecond: e.imagesPerSecond,
-        etaSeconds: e.etaSeconds,
-      });
-      break;
-    case 'epoch':
-      ctx.emit('epoch', {
-        epoch: e.record.epoch,
-        loss: e.record.loss,
-        cleanAccuracy: e.record.cleanAccuracy,
-        robustAccuracy: e.record.robustAccuracy,
-        imagesPerSecond: e.record.imagesPerSecond,
-        // The check's images: held out of the training split, never the test split.
-        evalSize: e.record.evalSize,
-        heldOutFrom: 'train',
-      });
-      ctx.progress({ etaSeconds: e.etaSeconds });
-      break;
-    case 'collapse':
-      ctx.emit('warning', { id: 'collapse', message: `epoch ${e.epoch}: training collapsed (${e.collapse.reason}): ${e.collapse.message}` });
-      break;
-    case 'checkpoint':
-      ctx.emit('checkpoint', { epoch: e.epoch, uri: e.uri, best: e.best });
-      break;
-  }
-}
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -125,13 +72,12 @@ async function train(ctx: JobContext<HardenSpec>, deps: HardenJobDeps): Promise<
   let r: HardenTaskResult;
   try {
     r = await runWorkerTask<HardenTaskPayload, HardenTaskResult>({
-      module: TASK_MODULE,
-      fn: 'runHarden',
+      ...HARDEN_TASK,
       payload: { storeUri: deps.storeUri, jobId: ctx.job.id, spec: ctx.job.spec, backend: deps.backend, traceContext: traceContextCarrier() },
       signal: ctx.signal,
       onEvent: (e) => {
         telemetry.onEvent(e as TrainingEvent);
-        relay(ctx, e as TrainingEvent);
+        relayTraining(ctx, e as TrainingEvent);
       },
     });
     telemetry.end();

@@ -5,27 +5,17 @@
  * URI, a bad data set spec.
  */
 import { ARCH_NAMES, isArchName, type ArchName } from '../../libs/models/index.js';
-import { describeMethods, METHOD_NAMES, type MethodName } from '../../libs/training/index.js';
-import { protocolEps, SUITE_NAMES, type SuiteName } from '../../libs/evaluation/index.js';
+import { describeMethods, METHOD_NAMES, type HardenJobSpec, type MethodName } from '../../libs/training/index.js';
+import { evaluationEps, trainingEps } from '../../libs/attacks/index.js';
+import { SUITE_NAMES, type SuiteName } from '../../libs/evaluation/index.js';
 import { choice, count, datasetSpec, invalidField, modelUri, OPEN_LOCATIONS, positiveNumber, requestId, type LocationPolicy } from '../../libs/rpc/index.js';
 import type { HardenRequest } from '../../libs/rpc/gen/robustness/v1/hardening_pb.js';
 
-export interface HardenSpec {
-  /** Start from this saved model, or build `arch` from scratch (exactly one is set). */
-  modelUri: string | null;
+/** The stored spec: what libs/training's Harden task computes, and the evaluation that follows. */
+export interface HardenSpec extends HardenJobSpec {
   arch: ArchName | null;
   method: MethodName;
-  dataset: string;
-  /** Training examples; 0 = the whole train split. */
-  limit: number;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  eps: number;
-  steps: number;
-  seed: number;
   guidanceArch: ArchName | null;
-  evalSize: number;
   evaluation: { suite: SuiteName; limit: number; eps: number; skip: boolean };
 }
 
@@ -44,13 +34,6 @@ export interface HardenLimits {
 }
 
 export const DEFAULT_HARDEN_LIMITS: HardenLimits = { maxBatchSize: 1024, maxEpochs: 1000, maxSteps: 1000, maxExamples: 1_000_000, maxEvalExamples: 10_000, locations: OPEN_LOCATIONS };
-
-/** ε of training by data set when none is given (as `harden train`). */
-function defaultEps(kind: string): number {
-  if (kind === 'mnist') return 0.3;
-  if (kind === 'fashion-mnist') return 0.1;
-  return 0.031;
-}
 
 export async function hardenSpec(req: HardenRequest, limits: HardenLimits = DEFAULT_HARDEN_LIMITS): Promise<{ spec: HardenSpec; requestId: string | undefined }> {
   const id = requestId(req.requestId);
@@ -74,7 +57,7 @@ export async function hardenSpec(req: HardenRequest, limits: HardenLimits = DEFA
   const batchSize = count('batch_size', req.batchSize, 128, limits.maxBatchSize);
   if (limit > 0 && batchSize > limit) throw invalidField('batch_size', `${batchSize} is larger than the training data (limit ${limit})`);
   const lr = positiveNumber('learning_rate', req.learningRate, 0.1, 10);
-  const eps = positiveNumber('eps', req.eps, defaultEps(dataset.spec.kind), 1);
+  const eps = positiveNumber('eps', req.eps, trainingEps(dataset.text), 1);
   const steps = count('steps', req.steps, 10, limits.maxSteps);
   let guidanceArch: ArchName | null = null;
   if (req.guidanceArch !== '') {
@@ -87,7 +70,7 @@ export async function hardenSpec(req: HardenRequest, limits: HardenLimits = DEFA
   const evaluation = {
     suite: choice('evaluation.suite', e?.suite ?? '', SUITE_NAMES, 'quick'),
     limit: count('evaluation.limit', e?.limit ?? 0, 1000, limits.maxEvalExamples),
-    eps: positiveNumber('evaluation.eps', e?.eps ?? 0, protocolEps(dataset.text), 1),
+    eps: positiveNumber('evaluation.eps', e?.eps ?? 0, evaluationEps(dataset.text), 1),
     skip: e?.skip ?? false,
   };
   if (req.model.case === 'modelUri') fromUri = await modelUri(req.model.value, 'model_uri', limits.locations);

@@ -12,7 +12,7 @@ import { describeFailure, jobCommonToProto, jobEventToProto, jobStateFromProto, 
 import { HardeningService, type JobSchema } from '../../libs/rpc/gen/robustness/v1/hardening_pb.js';
 import type { EvaluationService } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { ATTR, rememberTraceContext, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
-import type { KubernetesRunner } from '../../libs/jobs/k8s-runner.js';
+import type { KubernetesRunner } from '../../libs/jobs/kubernetes/index.js';
 import { createHardenExecutor, type HardenOutputs } from './harden-job.js';
 import { DEFAULT_HARDEN_LIMITS, hardenSpec, type HardenLimits, type HardenSpec } from './harden-spec.js';
 

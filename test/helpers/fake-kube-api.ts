@@ -7,9 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRestKubernetesApi, type JobObject, type PodObject } from '../../libs/jobs/k8s-api.js';
-import type { WorkerJobSettings } from '../../libs/jobs/k8s-job-spec.js';
-import type { KubernetesRunnerOptions } from '../../libs/jobs/k8s-runner.js';
+import { createRestKubernetesApi, type JobObject, type PodObject } from '../../libs/jobs/kubernetes/index.js';
+import type { WorkerJobSettings } from '../../libs/jobs/kubernetes/index.js';
+import type { KubernetesRunnerOptions } from '../../libs/jobs/kubernetes/index.js';
 
 export interface RecordedRequest {
   method: string;

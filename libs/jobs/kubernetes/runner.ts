@@ -22,12 +22,12 @@
  * `createKubernetesExecutor` plugs this into `createJobRunner` as its `execute` function.
  */
 import { context } from '@opentelemetry/api';
-import { ATTR, createLogger, SPAN, traceContextEnv, withSpan, type Logger } from '../telemetry/index.js';
-import { JobFailure } from './errors.js';
-import { KubernetesApiError, type JobObject, type KubernetesApi, type PodObject } from './k8s-api.js';
-import { buildWorkerJob, K8S_LABELS, workerJobName, type WorkerJobSettings, type WorkerTemplate } from './k8s-job-spec.js';
-import { CancelReason, type JobContext, type JobExecutor } from './runner.js';
-import type { JobStore } from './job-store.js';
+import { ATTR, createLogger, SPAN, traceContextEnv, withSpan, type Logger } from '../../telemetry/index.js';
+import { JobFailure } from '../errors.js';
+import { KubernetesApiError, type JobObject, type KubernetesApi, type PodObject } from './api.js';
+import { buildWorkerJob, K8S_LABELS, workerJobName, type WorkerJobSettings, type WorkerTemplate } from './job-spec.js';
+import { CancelReason, type JobContext, type JobExecutor } from '../runner.js';
+import type { JobStore } from '../job-store.js';
 
 /** Where a Job stands, as `onStatus` reports it. */
 export interface KubernetesJobStatus {

@@ -6,10 +6,14 @@
  *   `EvaluationShard`), written by the shard workers, merged by the evaluation service once every
  *   shard is in. They stay beside the report, so a report can be checked against its shards.
  */
-import { assembleReport, EvaluationError, validateShard, writeReport, writeReportHtml, type EvaluationShard, type RobustnessReport } from '../../libs/evaluation/index.js';
-import { openStore, StorageError, type ArtifactStore } from '../../libs/storage/index.js';
-import { traceStore } from '../../libs/telemetry/index.js';
-import type { EvaluateSpec } from './evaluate-spec.js';
+import { openStore, StorageError, type ArtifactStore } from '../storage/index.js';
+import { traceStore } from '../telemetry/index.js';
+import { EvaluationError } from './errors.js';
+import type { EvaluationJobSpec } from './evaluate-task.js';
+import { writeReportHtml } from './report-html.js';
+import { writeReport } from './report-store.js';
+import type { RobustnessReport } from './report.js';
+import { assembleReport, validateShard, type EvaluationShard } from './shard.js';
 
 /** What an evaluation returns: where its report is, and the report without its example images. */
 export interface PublishedReport {
@@ -74,7 +78,7 @@ export async function readShards(storeUri: string, reportId: string, count: numb
 }
 
 /** Adds the training curve (Harden jobs), writes report.html then report.json, and returns the summary. */
-export async function publishReport(storeUri: string, report: RobustnessReport, spec: EvaluateSpec): Promise<PublishedReport> {
+export async function publishReport(storeUri: string, report: RobustnessReport, spec: EvaluationJobSpec): Promise<PublishedReport> {
   if (spec.training) {
     report.training = {
       job_id: spec.training.jobId,
@@ -91,7 +95,7 @@ export async function publishReport(storeUri: string, report: RobustnessReport, 
 }
 
 /** Merges a sharded evaluation's shards from the store and publishes the report. */
-export async function publishShardedReport(storeUri: string, reportId: string, count: number, spec: EvaluateSpec, seconds: number): Promise<PublishedReport> {
+export async function publishShardedReport(storeUri: string, reportId: string, count: number, spec: EvaluationJobSpec, seconds: number): Promise<PublishedReport> {
   const report = assembleReport(await readShards(storeUri, reportId, count), { seconds });
   return publishReport(storeUri, report, spec);
 }

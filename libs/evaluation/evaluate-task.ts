@@ -1,5 +1,5 @@
 /**
- * The evaluation's compute, in its own worker thread (libs/jobs `runWorkerTask`): load the model and
+ * An evaluation job's compute, in its own worker thread (libs/jobs `runWorkerTask`): load the model and
  * the data and run the suite (libs/evaluation). Progress goes back as libs/evaluation
  * `EvaluationEvent`s.
  *
@@ -8,19 +8,37 @@
  *   results to `reports/<id>/shards/<index>.json`. A slice already there for the same model and
  *   settings (a pod retried after it wrote them) is not computed again.
  */
-import { initEngine, type BackendChoice } from '../../libs/engine/index.js';
-import { loadDataset, type Dataset } from '../../libs/data/index.js';
-import { loadModelFromUri, modelToBytes } from '../../libs/models/index.js';
-import { assembleReport, evaluateShard, modelSha256, type EvaluationShard } from '../../libs/evaluation/index.js';
-import type { TaskContext } from '../../libs/jobs/index.js';
-import { ATTR, withTaskSpan } from '../../libs/telemetry/index.js';
-import type { EvaluateSpec } from './evaluate-spec.js';
-import { publishReport, readShard, shardUri, writeShard, type PublishedReport } from './evaluation-report.js';
+import { initEngine, type BackendChoice } from '../engine/index.js';
+import { loadDataset, type Dataset } from '../data/index.js';
+import type { TaskContext } from '../jobs/index.js';
+import { loadModelFromUri, modelToBytes } from '../models/index.js';
+import { ATTR, withTaskSpan } from '../telemetry/index.js';
+import { evaluateShard, modelSha256 } from './evaluate.js';
+import { publishReport, readShard, shardUri, writeShard, type PublishedReport } from './report-layout.js';
+import { assembleReport, type EvaluationShard } from './shard.js';
+import type { SuiteName } from './suites.js';
+
+/** What an evaluation job asks for (the evaluation service's validated request, stored with the job). */
+export interface EvaluationJobSpec {
+  modelUri: string;
+  dataset: string;
+  split: 'train' | 'test';
+  limit: number;
+  suite: SuiteName;
+  eps: number;
+  seed: number;
+  /** The Harden job that trained the model, and its training curve. */
+  training: { jobId: string; method: string; history: { epoch: number; loss: number; cleanAccuracy: number; robustAccuracy: number }[] } | null;
+}
+
+/** The task module and its functions, for `runWorkerTask`: the whole evaluation, or one shard. */
+export const EVALUATE_TASK = { module: new URL('./evaluate-task.js', import.meta.url).href, fn: 'runEvaluation' } as const;
+export const EVALUATE_SHARD_TASK = { module: EVALUATE_TASK.module, fn: 'runEvaluationShard' } as const;
 
 export interface EvaluateTaskPayload {
   storeUri: string;
   reportId: string;
-  spec: EvaluateSpec;
+  spec: EvaluationJobSpec;
   backend: BackendChoice;
   /** The caller's trace context: the evaluation and its report writes join the job's trace. */
   traceContext?: Record<string, string>;

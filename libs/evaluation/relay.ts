@@ -3,13 +3,11 @@
  * `phase` event per attack row, the fraction of rows done. Used by the evaluation service for
  * in-process evaluations and by shard workers (`harden worker`), whose fraction is their shard's.
  */
-import { describeStep, type EvaluationEvent } from '../../libs/evaluation/index.js';
-import type { JobProgress } from '../../libs/jobs/index.js';
+import { describeStep, type EvaluationEvent } from './evaluate.js';
+import type { JobContext } from '../jobs/index.js';
 
-export interface ProgressSink {
-  emit(type: string, data: Record<string, unknown>): void;
-  progress(progress: JobProgress): void;
-}
+/** Where relayed events go: a libs/jobs `JobContext`, or a worker's report buffer. */
+export type ProgressSink = Pick<JobContext<unknown>, 'emit' | 'progress'>;
 
 export function relayEvaluation(sink: ProgressSink, e: EvaluationEvent): void {
   if (e.type === 'attack-start') {

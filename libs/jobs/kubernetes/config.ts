@@ -23,9 +23,9 @@
  * plain `env` values, `nodeSelector`, `tolerations` and `imagePullSecrets`, so a GPU overlay that
  * places the training pod on GPU nodes places its workers there too.
  */
-import { inCluster, inClusterKubernetesApi, inClusterNamespace, KubernetesApiError, loadClientNodeKubernetesApi, type KubernetesApi, type PodObject } from './k8s-api.js';
-import type { WorkerTemplate } from './k8s-job-spec.js';
-import type { KubernetesRunnerOptions } from './k8s-runner.js';
+import { inCluster, inClusterKubernetesApi, inClusterNamespace, KubernetesApiError, loadClientNodeKubernetesApi, type KubernetesApi, type PodObject } from './api.js';
+import type { WorkerTemplate } from './job-spec.js';
+import type { KubernetesRunnerOptions } from './runner.js';
 
 export const K8S_ENV = {
   RUNNER: 'HARDEN_RUNNER',

@@ -17,7 +17,7 @@
  *   entrypoint (which starts telemetry first).
  */
 import { createHash } from 'node:crypto';
-import type { ContainerSpec, JobObject, PodSpec } from './k8s-api.js';
+import type { ContainerSpec, JobObject, PodSpec } from './api.js';
 
 /** Labels and annotations the runner puts on its Jobs and pods. */
 export const K8S_LABELS = {

@@ -11,10 +11,8 @@
  * are events on the job span. Works the same when the events come from a worker thread or another process.
  */
 import { context, SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
-import type { TrainingEvent } from '../training/index.js';
-import { ATTR, SPAN } from './attributes.js';
-import { getHardenMetrics, type HardenMetrics } from './metrics.js';
-import { cleanAttributes, getTracer, type SpanAttributes } from './spans.js';
+import type { TrainingEvent } from './events.js';
+import { ATTR, cleanAttributes, getHardenMetrics, getTracer, SPAN, type HardenMetrics, type SpanAttributes } from '../telemetry/index.js';
 
 export interface TrainingTelemetry {
   /** Feed every trainer event here. */

@@ -5,10 +5,8 @@
  * accuracy goes on the parent span.
  */
 import { context, SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
-import type { EvaluationEvent } from '../evaluation/index.js';
-import { ATTR, SPAN } from './attributes.js';
-import { getHardenMetrics, type HardenMetrics } from './metrics.js';
-import { cleanAttributes, getTracer, type SpanAttributes } from './spans.js';
+import type { EvaluationEvent } from './evaluate.js';
+import { ATTR, cleanAttributes, getHardenMetrics, getTracer, SPAN, type HardenMetrics, type SpanAttributes } from '../telemetry/index.js';
 
 export interface EvaluationTelemetry {
   onProgress(event: EvaluationEvent): void;
