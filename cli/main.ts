@@ -16,6 +16,7 @@ import { watchCommand, watchHelp } from './commands/watch.js';
 import { reportCommand, reportHelp } from './commands/report.js';
 import { generateCommand, generateHelp } from './commands/generate.js';
 import { workerCommand, workerHelp } from './commands/worker.js';
+import { exportCommand, exportHelp } from './commands/export.js';
 import { VERSION } from './version.js';
 
 type Command = { run: (argv: string[]) => Promise<number>; help: string };
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, Command> = {
   report: { run: reportCommand, help: reportHelp },
   generate: { run: generateCommand, help: generateHelp },
   worker: { run: workerCommand, help: workerHelp },
+  export: { run: exportCommand, help: exportHelp },
 };
 
 function usage(): string {

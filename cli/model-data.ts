@@ -31,7 +31,7 @@ export interface ModelDataArgs {
 
 /** Checks the shared flags; defaults: split test, limit 1000, seed 0, workers as the machine allows. */
 export function parseModelDataArgs(values: { model?: string; dataset?: string; split?: string; limit?: string; seed?: string; workers?: string; backend?: string }): ModelDataArgs {
-  if (!values.model) throw new CliError('--model is required (a folder holding model.json, e.g. file:///tmp/run/model)');
+  if (!values.model) throw new CliError('--model is required (a folder holding model.json, e.g. file:///tmp/run/model, or an .onnx file)');
   if (!values.dataset) throw new CliError('--dataset is required (mnist, fashion-mnist[:DIR], idx:DIR, cifar10:DIR, cifar100:DIR, tiny-imagenet:DIR)');
   if (values.split !== 'train' && values.split !== 'test') throw new CliError(`--split must be train or test; got "${values.split}"`);
   return {

@@ -49,6 +49,7 @@ export {
   type IdxDatasetOptions,
 } from './idx.js';
 export { CIFAR10_CLASSES, CIFAR100_CLASSES, CIFAR_SHAPE, readCifar10, readCifar100 } from './cifar.js';
+export { IMAGE_FOLDER_ORDER_SEED, readImageFolder, type ImageFolderOptions } from './image-folder.js';
 export { TINY_IMAGENET_ORDER_SEED, TINY_IMAGENET_SHAPE, readTinyImagenet } from './tiny-imagenet.js';
 export { augmentBatch, cropFlipInto, drawCropFlip, type AugmentOptions, type CropFlip } from './augment.js';
 export {

@@ -64,6 +64,34 @@ describe('TapedConv2D', () => {
     });
   }
 
+  for (const padding of ['valid', 'same'] as const) {
+    it(`differentiates a dilated convolution (dilation 2, ${padding}): the values and gradients of the same kernel with zeros inserted`, () => {
+      const layer = new TapedConv2D({ filters: 4, kernelSize: 3, dilationRate: 2, padding, useBias: true, kernelInitializer: 'glorotNormal', biasInitializer: 'randomNormal' });
+      layer.apply(tfl.input({ shape: [11, 10, 3] }));
+      const [kernel, bias] = layer.getWeights() as [tf.Tensor4D, tf.Tensor1D];
+      tf.tidy(() => {
+        // The dilated 3×3 kernel as an undilated 5×5 one: taps at even offsets, zeros between.
+        const k = kernel.dataSync();
+        const d = new Float32Array(5 * 5 * 3 * 4);
+        for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) d.set(k.subarray((a * 3 + b) * 12, (a * 3 + b + 1) * 12), (2 * a * 5 + 2 * b) * 12);
+        const dense = tf.tensor4d(d, [5, 5, 3, 4]);
+        const x = tf.randomNormal([2, 11, 10, 3], 0, 1, 'float32', 8);
+        const reference = (xi: tf.Tensor) => tf.add(tf.conv2d(xi as tf.Tensor4D, dense, 1, padding), bias);
+        const r = tf.randomNormal(reference(x).shape, 0, 1, 'float32', 9);
+        const loss = (f: (xi: tf.Tensor) => tf.Tensor) => (xi: tf.Tensor) => tf.sum(tf.mul(f(xi), r));
+        const { value, grad } = tf.valueAndGrad(loss((xi) => layer.apply(xi) as tf.Tensor))(x);
+        assert.ok(maxRelError(value, loss(reference)(x)) < 1e-5, 'value under a tape');
+        assert.ok(maxRelError(layer.apply(x) as tf.Tensor, reference(x)) < 1e-5, 'value outside a tape');
+        assert.ok(maxRelError(grad, tf.grad(loss(reference))(x)) < 1e-4, 'input gradient');
+        const g = tf.variableGrads(() => loss((xi) => layer.apply(xi) as tf.Tensor)(x) as tf.Scalar, [layer.trainableWeights[0].read() as tf.Variable]);
+        const gDense = tf.grad((k: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, 1, padding), r)))(dense);
+        const expected = tf.stridedSlice(gDense, [0, 0, 0, 0], [5, 5, 3, 4], [2, 2, 1, 1]);
+        assert.ok(maxRelError(Object.values(g.grads)[0], expected) < 1e-4, 'kernel gradient');
+      });
+      layer.dispose();
+    });
+  }
+
   it('an input gradient through a model runs no Conv2DBackpropFilter; a weight gradient still does', async () => {
     const model = buildModel({ arch: 'ref-cnn', inputShape: [12, 12, 3], numClasses: 10, seed: 1 });
     const x = tf.randomUniform([2, 12, 12, 3], 0, 1, 'float32', 2);

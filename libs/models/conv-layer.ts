@@ -41,7 +41,9 @@ export class TapedConv2D extends StockConv2D {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
       const strides = this.strides as [number, number];
       const dilations = this.dilationRate as [number, number];
-      let y: tf.Tensor = tf.conv2d(x, this.kernel.read() as tf.Tensor4D, strides, this.padding as 'same' | 'valid', 'NHWC', dilations);
+      const kernel = this.kernel.read() as tf.Tensor4D;
+      const padding = this.padding as 'same' | 'valid';
+      let y: tf.Tensor = dilations.some((d) => d > 1) ? atrousConv2d(x, kernel, padding, dilations) : tf.conv2d(x, kernel, strides, padding, 'NHWC', dilations);
       if (this.bias) y = tf.add(y, this.bias.read());
       return this.activation.apply(y);
     });
@@ -49,6 +51,26 @@ export class TapedConv2D extends StockConv2D {
 }
 
 tf.serialization.registerClass(TapedConv2D);
+
+/**
+ * A stride-1 convolution with dilation d as space-to-batch (d×d phases), an undilated convolution
+ * and batch-to-space: the same values as `tf.conv2d(…, dilations)`, which tfjs cannot differentiate
+ * ("dilation rates greater than 1 are not yet supported in gradients"). Dilated convolutions come in
+ * with imported ONNX models; tfjs itself refuses stride > 1 together with dilation > 1.
+ */
+function atrousConv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, padding: 'same' | 'valid', [dh, dw]: [number, number]): tf.Tensor4D {
+  const [kh, kw] = kernel.shape;
+  const [eh, ew] = [(kh - 1) * dh, (kw - 1) * dw]; // extent of the dilated kernel − 1
+  let xp = x;
+  if (padding === 'same') xp = tf.pad(x, [[0, 0], [Math.floor(eh / 2), eh - Math.floor(eh / 2)], [Math.floor(ew / 2), ew - Math.floor(ew / 2)], [0, 0]]);
+  const [h, w] = [xp.shape[1], xp.shape[2]];
+  const [outH, outW] = [h - eh, w - ew];
+  // Pad to a multiple of d; the extra rows and columns only feed outputs that are cropped below.
+  const [padH, padW] = [(dh - (h % dh)) % dh, (dw - (w % dw)) % dw];
+  const phases = tf.spaceToBatchND(xp, [dh, dw], [[0, padH], [0, padW]]) as tf.Tensor4D;
+  const z = tf.conv2d(phases, kernel, 1, 'valid');
+  return tf.batchToSpaceND(z, [dh, dw], [[0, z.shape[1] * dh - outH], [0, z.shape[2] * dw - outW]]) as tf.Tensor4D;
+}
 
 /** A Conv2D layer that runs unfused under a gradient tape (see the module comment). */
 export function conv2d(args: ConvArgs): TapedConv2D {

@@ -7,8 +7,11 @@
  * - `not-found`: a model file (model.json or a weights file) is missing from the store.
  * - `corrupt`: a model file exists but cannot be used (bad JSON, wrong sizes, topology tfjs rejects).
  * - `io`: the store failed for another reason; `cause` has the `StorageError`.
+ * - `unsupported`: a valid model this code cannot take: an ONNX operator (or an attribute of one)
+ *   the importer does not convert, or a layer the ONNX exporter does not write. The message names
+ *   the operator, the node and the opset (or the layer).
  */
-export type ModelErrorCode = 'unknown-arch' | 'invalid-options' | 'not-found' | 'corrupt' | 'io';
+export type ModelErrorCode = 'unknown-arch' | 'invalid-options' | 'not-found' | 'corrupt' | 'io' | 'unsupported';
 
 /** A typed model failure: `code` is stable, `message` names the arch or the store key, `cause` keeps the original. */
 export class ModelError extends Error {

@@ -19,3 +19,22 @@ export {
 } from './store-io.js';
 export { ModelError, type ModelErrorCode } from './errors.js';
 export { withDropoutPass, withDropoutSeed } from './dropout-layer.js';
+export {
+  checkOnnxModel,
+  EXPORT_OPSET,
+  exportOnnxToUri,
+  getOnnxMeta,
+  isOnnxUri,
+  loadOnnxModelFromUri,
+  MODEL_ONNX,
+  modelToOnnx,
+  ONNX_OPSETS,
+  onnxToModelBytes,
+  readOnnxModel,
+  saveModelWithOnnx,
+  SUPPORTED_ONNX_OPS,
+  type OnnxExportOptions,
+  type OnnxImport,
+  type OnnxMeta,
+  type SavedOnnx,
+} from './onnx/index.js';

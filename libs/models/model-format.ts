@@ -8,6 +8,7 @@ import { tf, tfl } from '../engine/index.js';
 import './batch-norm-layer.js';
 import './conv-layer.js';
 import './dropout-layer.js';
+import './onnx/onnx-layers.js';
 import { ModelError } from './errors.js';
 
 /** The file name of the topology + manifest inside a model folder. */

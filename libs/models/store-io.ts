@@ -9,6 +9,8 @@
 import { tf, type tfl } from '../engine/index.js';
 import { checkKey, joinKey, openStore, StorageError, type ArtifactStore } from '../storage/index.js';
 import { ModelError } from './errors.js';
+import { loadOnnxModelFromUri, readOnnxModel } from './onnx/onnx-store.js';
+import { isOnnxUri } from './onnx/onnx-uri.js';
 import { captureArtifacts, fromArtifacts, MODEL_JSON, modelFromJson, parseModelJson, toModelJson, type Artifacts, type ModelBytes } from './model-format.js';
 
 export interface SaveModelOptions {
@@ -75,19 +77,24 @@ export async function loadModel(store: ArtifactStore, prefix = ''): Promise<tfl.
 }
 
 /**
- * Loads the model in the folder a URI names (the folder holding model.json; a URI ending in
- * `/model.json` is taken as its folder). Bad URIs throw `StorageError` (`invalid-uri`, `unsupported-scheme`).
+ * Loads the model a URI names: the folder holding model.json (a URI ending in `/model.json` is taken
+ * as its folder), or an ONNX file (a URI ending in `.onnx`, converted on load: onnx/onnx-import.ts).
+ * Bad URIs throw `StorageError` (`invalid-uri`, `unsupported-scheme`); an ONNX model the importer
+ * does not take throws `ModelError` `unsupported`.
  */
 export async function loadModelFromUri(uri: string): Promise<tfl.LayersModel> {
+  if (isOnnxUri(uri)) return (await loadOnnxModelFromUri(uri)).model;
   return loadModel(openStore(uri.replace(/\/model\.json$/, '')), '');
 }
 
 /**
- * The bytes of the model in the folder a URI names (as `loadModelFromUri` reads them), without
- * building it: model.json and its weights concatenated in manifest order — to post to worker
- * threads, which build it there (`modelFromBytes`). Throws `ModelError` as `loadModel`.
+ * The bytes of the model a URI names (as `loadModelFromUri` reads it), without building it:
+ * model.json and its weights concatenated in manifest order — to post to worker threads, which
+ * build it there (`modelFromBytes`); an `.onnx` file is converted here. Throws `ModelError` as
+ * `loadModel` (and `unsupported` for an ONNX model the importer does not take).
  */
 export async function readModelBytes(uri: string): Promise<ModelBytes> {
+  if (isOnnxUri(uri)) return (await readOnnxModel(uri)).bytes; // converted without an engine
   const { json, weightData } = await readFolder(openStore(uri.replace(/\/model\.json$/, '')), '');
   return { modelJson: JSON.stringify(json), weightData };
 }

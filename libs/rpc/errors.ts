@@ -94,7 +94,8 @@ const TABLE: Readonly<Record<string, Readonly<Record<string, Mapping>>>> = {
     'unknown-arch': shown(Code.InvalidArgument),
     'invalid-options': shown(Code.InvalidArgument),
     'not-found': { code: Code.NotFound, showMessage: false, message: 'model not found: no model.json (or a weights file) at the given URI' },
-    corrupt: { code: Code.FailedPrecondition, showMessage: false, message: 'the model at the given URI is not a valid tfjs layers model' },
+    corrupt: { code: Code.FailedPrecondition, showMessage: false, message: 'the model at the given URI is not a valid model (a tfjs layers folder or an ONNX file)' },
+    unsupported: shown(Code.InvalidArgument),
     '*': STORE_FAILED,
   },
   DataError: {

@@ -7,11 +7,12 @@
  *    their initial weights seeded from the run's seed (streams 1 and 2), so the same request gives
  *    the same models; the guidance architecture, when none is named, is one that accepts the
  *    input size (`defaultGuidanceArch`);
- * 3. `train` with checkpoints under `out/checkpoints/`, then the final target saved to `out/model/`.
+ * 3. `train` with checkpoints under `out/checkpoints/`, then the final target saved to `out/model/`,
+ *    with its ONNX export `out/model/model.onnx` beside model.json.
  */
 import type { tfl } from '../engine/index.js';
 import { countBatches, deriveSeed, type Dataset } from '../data/index.js';
-import { ARCH_NAMES, buildModel, isArchName, loadModelFromUri, ModelError, resolveModelConfig, saveModel, type ArchName } from '../models/index.js';
+import { ARCH_NAMES, buildModel, isArchName, loadModelFromUri, ModelError, resolveModelConfig, saveModelWithOnnx, type ArchName } from '../models/index.js';
 import type { ArtifactStore } from '../storage/index.js';
 import type { TrainOptions } from './config.js';
 import { TrainingError } from './errors.js';
@@ -122,9 +123,10 @@ export async function hardenModel(o: HardenModelOptions): Promise<HardenedModel>
       ...(heldOut ? { heldOut } : {}),
       checkpoints: out.child('checkpoints'),
     });
-    const saved = await saveModel(target, out, 'model');
+    // model.json + weights, and model.onnx beside them (the hardened model for the caller's own stack).
+    const saved = await saveModelWithOnnx(target, out, 'model');
     return {
-      result,
+      result: saved.warnings.length > 0 ? { ...result, warnings: [...result.warnings, ...saved.warnings] } : result,
       modelUri: saved.uri,
       checkpointsUri: `${out.uri}/checkpoints`,
       guidanceArch,
