@@ -21,7 +21,7 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Code, ConnectError, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, type ConnectRouter, type ContextValues, type Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from '@connectrpc/connect-node';
 import type { Logger } from '../telemetry/index.js';
 
@@ -39,8 +39,15 @@ export interface RpcServerOptions {
   host?: string;
   /** 0 picks a free port. @default 50051 */
   port?: number;
-  /** Serve TLS with these PEM files. */
-  tls?: { certFile: string; keyFile: string };
+  /**
+   * Serve TLS with these PEM files. `clientCaFile`: ask clients for a certificate and verify it
+   * against this CA bundle (mutual TLS). A connection without one, or with one the CA did not sign,
+   * is still accepted, so that a bearer token may identify the caller instead: `contextValues`
+   * decides (libs/rpc/auth.ts).
+   */
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string };
+  /** Per-request context values for the interceptors and handlers (e.g. the caller). */
+  contextValues?: (req: NodeRequest) => ContextValues;
   /** Applied to every call, outermost first. */
   interceptors?: Interceptor[];
   /** Largest request message accepted, bytes. @default 4194304 (4 MiB) */
@@ -120,6 +127,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     writeMaxBytes: options.writeMaxBytes ?? DEFAULT_WRITE_MAX_BYTES,
     ...(options.maxTimeoutMs ? { maxTimeoutMs: options.maxTimeoutMs } : {}),
     shutdownSignal: shutdown.signal,
+    ...(options.contextValues ? { contextValues: options.contextValues } : {}),
     fallback: (req, res) => {
       for (const h of httpHandlers) {
         try {
@@ -151,7 +159,13 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
 
   if (options.tls) {
     const secure = http2.createSecureServer(
-      { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile), allowHTTP1: true, settings: http2Settings },
+      {
+        cert: readFileSync(options.tls.certFile),
+        key: readFileSync(options.tls.keyFile),
+        allowHTTP1: true,
+        settings: http2Settings,
+        ...(options.tls.clientCaFile ? { ca: readFileSync(options.tls.clientCaFile), requestCert: true, rejectUnauthorized: false } : {}),
+      },
       handler,
     );
     secure.on('session', (s) => {
