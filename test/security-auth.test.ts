@@ -348,7 +348,7 @@ describe('binding beyond loopback', () => {
       const cli = new URL('../cli/main.js', import.meta.url).pathname;
       let stderr = '';
       try {
-        execFileSync(process.execPath, [cli, 'serve', '--host', '0.0.0.0', '--port', '0', '--store', pathToFileURL(dir).href], { stdio: 'pipe', env: { ...process.env, HARDEN_TOKEN_FILE: '' } });
+        execFileSync(process.execPath, [cli, 'serve', '--host', '0.0.0.0', '--port', '0', '--store', pathToFileURL(dir).href], { stdio: 'pipe', env: { ...process.env, HARDEN_AUTH_TOKENS: '' } });
       } catch (error) {
         stderr = (error as { stderr: Buffer }).stderr.toString();
       }

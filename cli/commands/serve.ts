@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveBackendChoice } from '../../libs/engine/index.js';
-import { readTokenFiles, type TokenEntry } from '../../libs/rpc/index.js';
+import { clientTokenFromText, readTokenFiles, type TokenEntry } from '../../libs/rpc/index.js';
 import { parseStoreUri } from '../../libs/storage/index.js';
 import { createLogger, defaultServiceName, isLogLevel, shutdownTelemetry, startTelemetry } from '../../libs/telemetry/index.js';
 import { SERVICE_NAMES, startHardenServer, type ServiceName } from '../../services/server/index.js';
@@ -37,7 +37,8 @@ export const serveHelp = `harden serve [--service all|training|adversarial|evalu
   caller whose role allows it (UNAUTHENTICATED without one, PERMISSION_DENIED with the wrong one).
   Worker pods get per-job tokens signed with --worker-key-file ($HARDEN_WORKER_KEY_FILE; random
   when absent, so pods outlive no restart). Without credentials the server only binds loopback,
-  unless --insecure. Requests must name this server's host (loopback names, the --host address,
+  unless --insecure. A training server calling another server's evaluation service sends the
+  token in $HARDEN_EVALUATION_TOKEN_FILE. Requests must name this server's host (loopback names, the --host address,
   --allowed-host NAME …, $HARDEN_ALLOWED_HOSTS): others get PERMISSION_DENIED (RPCs) or 421.`;
 
 const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost'];
@@ -102,7 +103,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       throw new CliError(`--allow-uri ${JSON.stringify(uri)}: ${(error as Error).message}`, 2, { cause: error });
     }
   }
-  const tokenFiles = [...(values['token-file'] ?? []), ...(process.env.HARDEN_TOKEN_FILE?.trim() ? [process.env.HARDEN_TOKEN_FILE.trim()] : [])];
+  const tokenFiles = [...(values['token-file'] ?? []), ...(process.env.HARDEN_AUTH_TOKENS?.trim() ? [process.env.HARDEN_AUTH_TOKENS.trim()] : [])];
   let tokens: TokenEntry[];
   try {
     tokens = readTokenFiles(tokenFiles);
@@ -121,6 +122,15 @@ export async function serveCommand(argv: string[]): Promise<number> {
       throw new CliError(`--worker-key-file ${workerKeyFile}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`, 2, { cause: error });
     }
     if (workerKey.length < 16) throw new CliError(`--worker-key-file ${workerKeyFile}: the key needs at least 16 bytes`, 2);
+  }
+  const evaluationTokenFile = process.env.HARDEN_EVALUATION_TOKEN_FILE?.trim() || undefined;
+  let evaluationToken: string | undefined;
+  if (evaluationTokenFile !== undefined) {
+    try {
+      evaluationToken = clientTokenFromText(readFileSync(evaluationTokenFile, 'utf8'));
+    } catch (error) {
+      throw new CliError(`HARDEN_EVALUATION_TOKEN_FILE ${evaluationTokenFile}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`, 2, { cause: error });
+    }
   }
   const allowedHosts = [...(values['allowed-host'] ?? []), ...(process.env.HARDEN_ALLOWED_HOSTS ?? '').split(',')].map((h) => h.trim()).filter((h) => h !== '');
   const host = values.host ?? '127.0.0.1';
@@ -143,6 +153,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       auth: { tokens, ...(workerKey ? { workerKey } : {}) },
       allowedHosts,
       insecure: values.insecure ?? false,
+      ...(evaluationToken ? { evaluationToken } : {}),
       ...(values.store ?? process.env.HARDEN_STORE ? { storeUri: values.store ?? process.env.HARDEN_STORE } : {}),
       ...(values.db ? { dbPath: values.db } : values.state ? { dbPath: join(values.state, 'jobs.sqlite') } : {}),
       ...(evaluationUrl ? { evaluationUrl } : {}),
