@@ -37,11 +37,12 @@ import {
   type WorkerKind,
 } from '../../libs/jobs/index.js';
 import { runOnKubernetes, type KubernetesRunner } from '../../libs/jobs/kubernetes/index.js';
-import { describeFailure, jobCommonToProto, jobEventToProto, resourceId, sequenceFromProto } from '../../libs/rpc/index.js';
+import { describeFailure, jobCommonToProto, jobEventToProto, RequestError, resourceId, sequenceFromProto } from '../../libs/rpc/index.js';
 import { EvaluationService, type EvaluationSchema } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { ATTR, rememberTraceContext, traceContextCarrier, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
 import { DEFAULT_EVALUATE_LIMITS, evaluateSpec, type EvaluateLimits, type EvaluateSpec } from './evaluate-spec.js';
 import { reportToProto, type ReportSummary } from './report-message.js';
+import { checkJobInputs } from '../training/preflight.js';
 
 export const EVALUATE_KIND = 'evaluate';
 /** Event types a shard worker may append. */
@@ -167,7 +168,18 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
     onError: (job, error) => logger?.error('evaluation failed', { job_id: job.id, error }),
   });
 
-  const get = (id: string) => jobs.get<EvaluateSpec>(resourceId(id, 'evaluation_id'), EVALUATE_KIND) as JobRecord<EvaluateSpec, Partial<EvaluateOutputs>>;
+  const get = (id: string) => {
+    const evaluationId = resourceId(id, 'evaluation_id');
+    try {
+      return jobs.get<EvaluateSpec>(evaluationId, EVALUATE_KIND) as JobRecord<EvaluateSpec, Partial<EvaluateOutputs>>;
+    } catch (error) {
+      // The job store speaks of jobs; callers of these RPCs named an evaluation.
+      if ((error as { name?: string; code?: string }).name === 'JobError' && (error as { code?: string }).code === 'not-found') {
+        throw new RequestError('not-found', `evaluation_id: no evaluation "${evaluationId}"`, { field: 'evaluation_id', cause: error });
+      }
+      throw error;
+    }
+  };
 
   return {
     runner,
@@ -175,6 +187,7 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
     impl: {
       async evaluate(req) {
         const { spec, requestId } = await evaluateSpec(req, limits);
+        await checkJobInputs({ dataset: spec.dataset, split: 'test', modelUri: spec.modelUri });
         const { job, created } = runner.submit({ spec, requestId });
         if (created) rememberTraceContext(jobs, job.id);
         return { evaluation: evaluationToProto(job as JobRecord<EvaluateSpec, Partial<EvaluateOutputs>>) };

@@ -46,6 +46,7 @@ import { EvaluationService, file_robustness_v1_evaluation } from '../../libs/rpc
 import { HardeningService, file_robustness_v1_hardening } from '../../libs/rpc/gen/robustness/v1/hardening_pb.js';
 import { authorization, bearerToken, createAuthenticator, type Authenticator, type TokenEntry } from '../../libs/rpc/index.js';
 import { createHttpGuard } from './http-guard.js';
+import { createStoreProbe } from './store-probe.js';
 import { openStore, parseStoreUri } from '../../libs/storage/index.js';
 import { createLoggingInterceptor, createTracingInterceptor, instrumentJobStore, type Logger } from '../../libs/telemetry/index.js';
 import { createAdversarialService, type AdversarialServiceHandle, type GenerateLimits } from '../adversarial/index.js';
@@ -281,6 +282,10 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
     ...(evaluation ? [EvaluationService.typeName] : []),
   ];
   const health = createHealthService(serviceNames);
+  // The store must take writes before the services say SERVING (and before jobs start or resume).
+  const store = openStore(storeUri);
+  const storeProbe = createStoreProbe(store, health, [...serviceNames, ''], logger);
+  await storeProbe.first;
   const reflection = createReflectionIndex(
     [
       file_robustness_v1_hardening,
@@ -342,9 +347,13 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
   }
   // Job gauges (by state, queue depth) and transitions; no-ops unless telemetry runs.
   const stopJobMetrics = instrumentJobStore(jobs, [...(hardening ? [HARDEN_KIND] : []), ...(evaluation ? [EVALUATE_KIND] : [])]);
-  // After listen: a resumed Harden job may call Evaluate on this very server.
-  evaluation?.runner.start();
-  hardening?.runner.start();
+  // After listen: a resumed Harden job may call Evaluate on this very server. Once the store takes
+  // writes: a job would otherwise train an epoch and fail at its first checkpoint.
+  void storeProbe.ready.then((ok) => {
+    if (!ok) return;
+    evaluation?.runner.start();
+    hardening?.runner.start();
+  });
   if (adversarial && options.warmAttackWorkers) await adversarial.warm();
 
   let closing: Promise<void> | undefined;
@@ -366,6 +375,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
     close() {
       closing ??= (async () => {
         logger?.info('shutting down', { grace_ms: graceMs });
+        storeProbe.stop();
         health.shutdown();
         dashboardAbort.abort();
         await Promise.all([hardening?.runner.shutdown({ graceMs }), evaluation?.runner.shutdown({ graceMs })]);

@@ -14,6 +14,7 @@ import type { EvaluationService } from '../../libs/rpc/gen/robustness/v1/evaluat
 import { ATTR, rememberTraceContext, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
 import type { KubernetesRunner } from '../../libs/jobs/kubernetes/index.js';
 import { createHardenExecutor, type HardenOutputs } from './harden-job.js';
+import { checkJobInputs } from './preflight.js';
 import { DEFAULT_HARDEN_LIMITS, hardenSpec, type HardenLimits, type HardenSpec } from './harden-spec.js';
 
 export const HARDEN_KIND = 'harden';
@@ -113,6 +114,7 @@ export function createHardeningService(options: HardeningServiceOptions): Harden
     impl: {
       async harden(req) {
         const { spec, requestId } = await hardenSpec(req, limits);
+        await checkJobInputs({ dataset: spec.dataset, split: 'train', modelUri: spec.modelUri });
         const { job, created } = runner.submit({ spec, requestId });
         if (created) rememberTraceContext(jobs, job.id);
         return { job: jobToProto(job as HardenJob) };
