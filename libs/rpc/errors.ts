@@ -183,7 +183,7 @@ export function toConnectError(error: unknown): ConnectError {
     return error;
   }
   const mapping = mappingOf(error);
-  const own = (error as Error).message ?? '';
+  const own = error instanceof Error ? error.message : '';
   const message = mapping.showMessage ? safeMessage(own) : mapping.describe ? mapping.describe(own) : (mapping.message ?? 'internal error');
   return new ConnectError(message, mapping.code, undefined, undefined, error);
 }

@@ -37,7 +37,7 @@ import {
   type WorkerKind,
 } from '../../libs/jobs/index.js';
 import { runOnKubernetes, type KubernetesRunner } from '../../libs/jobs/kubernetes/index.js';
-import { describeFailure, jobCommonToProto, jobEventToProto, RequestError, resourceId, sequenceFromProto } from '../../libs/rpc/index.js';
+import { createAdmission, createJobOwners, describeFailure, jobCommonToProto, jobEventToProto, REQUEST_AUTH, RequestError, resourceId, sequenceFromProto, type Admission } from '../../libs/rpc/index.js';
 import { EvaluationService, type EvaluationSchema } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { ATTR, rememberTraceContext, traceContextCarrier, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
 import { DEFAULT_EVALUATE_LIMITS, evaluateSpec, type EvaluateLimits, type EvaluateSpec } from './evaluate-spec.js';
@@ -60,6 +60,8 @@ export interface EvaluationServiceOptions {
   /** Evaluations waiting before RESOURCE_EXHAUSTED. @default 16 */
   queueLimit?: number;
   limits?: Partial<EvaluateLimits>;
+  /** Per-caller queued-job limit. @default createAdmission() */
+  admission?: Admission;
   logger?: Logger;
   /** Run each evaluation as an Indexed Kubernetes Job of `shards` pods (at most one per sample). */
   kubernetes?: { runner: KubernetesRunner; shards: number };
@@ -168,6 +170,14 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
     onError: (job, error) => logger?.error('evaluation failed', { job_id: job.id, error }),
   });
 
+  const admission = options.admission ?? createAdmission();
+  const owners = createJobOwners((id) => {
+    try {
+      return jobs.get(id).state === 'QUEUED';
+    } catch {
+      return false;
+    }
+  });
   const get = (id: string) => {
     const evaluationId = resourceId(id, 'evaluation_id');
     try {
@@ -185,10 +195,13 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
     runner,
     workerKind: k8s ? { kind: EVALUATE_KIND, phase: 'evaluating', events: WORKER_EVENT_TYPES, shards: (job) => shardCount(job as JobRecord<EvaluateSpec, Partial<EvaluateOutputs>>) } : undefined,
     impl: {
-      async evaluate(req) {
+      async evaluate(req, context) {
         const { spec, requestId } = await evaluateSpec(req, limits);
         await checkJobInputs({ dataset: spec.dataset, split: 'test', modelUri: spec.modelUri });
+        const caller = context.values.get(REQUEST_AUTH).caller?.id ?? 'anonymous';
+        admission.admitJob(caller, owners.queued(caller));
         const { job, created } = runner.submit({ spec, requestId });
+        if (created) owners.add(job.id, caller);
         if (created) rememberTraceContext(jobs, job.id);
         return { evaluation: evaluationToProto(job as JobRecord<EvaluateSpec, Partial<EvaluateOutputs>>) };
       },

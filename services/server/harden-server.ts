@@ -44,7 +44,7 @@ import { file_grpc_reflection_v1alpha_reflection } from '../../libs/rpc/gen/grpc
 import { AdversarialService, file_robustness_v1_adversarial } from '../../libs/rpc/gen/robustness/v1/adversarial_pb.js';
 import { EvaluationService, file_robustness_v1_evaluation } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { HardeningService, file_robustness_v1_hardening } from '../../libs/rpc/gen/robustness/v1/hardening_pb.js';
-import { authorization, bearerToken, createAuthenticator, type Authenticator, type TokenEntry } from '../../libs/rpc/index.js';
+import { authorization, bearerToken, createAdmission, createAuthenticator, type AdmissionLimits, type Authenticator, type TokenEntry } from '../../libs/rpc/index.js';
 import { createHttpGuard } from './http-guard.js';
 import { createStoreProbe } from './store-probe.js';
 import { openStore, parseStoreUri } from '../../libs/storage/index.js';
@@ -123,6 +123,8 @@ export interface HardenServerOptions {
   /** More plain HTTP handlers for non-RPC paths (tried after the dashboard). */
   httpHandlers?: HttpHandler[];
   hardenLimits?: Partial<HardenLimits>;
+  /** Per-caller stream and queued-job limits, the attack memory bound (libs/rpc/admission.ts). */
+  admission?: Partial<AdmissionLimits>;
   generateLimits?: Partial<GenerateLimits>;
   /**
    * Model and data locations requests may name besides the store: store URIs (`file:///srv/models`,
@@ -235,6 +237,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
     return evaluationClient;
   };
 
+  const admission = createAdmission(options.admission);
   const locations = locationPolicy(host, storeUri, options.allowedLocations ?? []);
   const evaluation = run('evaluation')
     ? createEvaluationService({
@@ -243,6 +246,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
         storeUri,
         backend,
         limits: { locations },
+        admission,
         ...(shardRunner ? { kubernetes: { runner: shardRunner, shards: evaluationShards } } : {}),
         ...(options.evaluationConcurrency !== undefined ? { concurrency: options.evaluationConcurrency } : {}),
         ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
@@ -258,6 +262,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
         ...(options.trainingConcurrency !== undefined ? { concurrency: options.trainingConcurrency } : {}),
         ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
         limits: { ...options.hardenLimits, locations },
+        admission,
         ...(logger ? { logger } : {}),
         ...(kubernetes ? { kubernetes } : {}),
       })
@@ -267,6 +272,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
         backend,
         ...(options.attackWorkers !== undefined ? { workers: options.attackWorkers } : {}),
         limits: { ...options.generateLimits, locations },
+        admission,
         ...(options.writeMaxBytes !== undefined ? { writeMaxBytes: options.writeMaxBytes } : {}),
         ...(logger ? { logger } : {}),
       })
