@@ -141,7 +141,7 @@ describe('a damaged latest checkpoint', () => {
     let server = await startHardenServer(opts);
     try {
       let { hardening } = connectClients(server.url);
-      const job = (await hardening.harden({ model: { case: 'arch', value: 'small-cnn' }, method: 'standard', dataset: 'mnist', limit: 256, epochs: 6, batchSize: 32, evalSize: 0, evaluation: { skip: true } })).job!;
+      const job = (await hardening.harden({ model: { case: 'arch', value: 'small-cnn' }, method: 'standard', dataset: 'mnist', limit: 128, epochs: 4, batchSize: 32, evalSize: 0, evaluation: { skip: true } })).job!;
       const ckpts = join(dir, 'store', 'jobs', job.jobId, 'checkpoints');
       await waitFor(() => existsSync(join(ckpts, 'latest.json')), 120_000, 'latest.json');
       assert.notEqual(server.jobs.get(job.jobId).state, 'SUCCEEDED', 'the job is stopped mid-run');
@@ -150,7 +150,7 @@ describe('a damaged latest checkpoint', () => {
       for (const folder of readdirSync(ckpts).filter((f) => f.startsWith('epoch-'))) writeFileSync(join(ckpts, folder, 'state.json'), '{"damaged": true}');
       server = await startHardenServer(opts);
       ({ hardening } = connectClients(server.url));
-      await waitFor(async () => [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED].includes((await hardening.getJob({ jobId: job.jobId })).job!.state), 240_000, 'the job to end');
+      await waitFor(async () => [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED].includes((await hardening.getJob({ jobId: job.jobId })).job!.state), 480_000, 'the job to end');
       const done = (await hardening.getJob({ jobId: job.jobId })).job!;
       const warnings: string[] = [];
       for await (const r of hardening.watchJob({ jobId: job.jobId })) {
