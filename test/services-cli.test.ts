@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { initEngine } from '../libs/engine/index.js';
+import { buildModel, resolveModelConfig, saveModelToUri } from '../libs/models/index.js';
 import { CLI, tempDir } from './rpc-helpers.js';
 
 function harden(args: string[]): { code: number; stdout: string; stderr: string; json: Record<string, unknown> | undefined } {
@@ -72,15 +74,23 @@ describe('harden submit | watch | report | generate', () => {
     assert.equal(readFileSync(join(out, 'images.f32')).byteLength, 16 * 28 * 28 * 4);
   });
 
-  it('exits 1 when the job fails, 2 for a bad request naming the field, 1 when the server is unreachable', () => {
-    // The data set's folder does not exist: the job is accepted, then FAILS.
-    const s = harden(['submit', '--server', address, '--arch', 'small-cnn', '--method', 'standard', '--dataset', `idx:${join(dir, 'no-such-folder')}`, '--no-eval']);
+  it('exits 1 when the job fails, 2 for a bad request naming the field, 1 when the server is unreachable', async () => {
+    await initEngine('cpu');
+    const built = buildModel(resolveModelConfig({ arch: 'small-cnn', inputShape: [32, 32, 3], numClasses: 10, seed: 1 }));
+    const wrongShape = (await saveModelToUri(built, pathToFileURL(join(dir, 'rgb-model')).href)).uri;
+    built.dispose();
+    // The data set's folder does not exist: refused before anything is queued (NOT_FOUND, exit 2).
+    const refused = harden(['submit', '--server', address, '--arch', 'small-cnn', '--method', 'standard', '--dataset', `idx:${join(dir, 'no-such-folder')}`, '--no-eval']);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /NotFound: data set not found/);
+    // A model for 32×32×3 images on 28×28 digits passes the checks before queueing; the job FAILS.
+    const s = harden(['submit', '--server', address, '--model', wrongShape, '--method', 'standard', '--dataset', 'mnist', '--limit', '64', '--batch', '32', '--no-eval']);
     assert.equal(s.code, 0, s.stderr);
     const jobId = s.stdout.trim();
     const w = harden(['watch', '--server', address, jobId, '--json']);
     assert.equal(w.code, 1);
     assert.equal(w.json?.state, 'FAILED');
-    assert.equal((w.json?.error as { code: string }).code, 'not-found');
+    assert.notEqual((w.json?.error as { code: string }).code, 'internal');
 
     const bad = harden(['submit', '--server', address, '--arch', 'small-cnn', '--dataset', 'mnist', '--eps', '3']);
     assert.equal(bad.code, 2);

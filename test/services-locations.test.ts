@@ -96,7 +96,7 @@ describe('request locations', () => {
 
 describe('request locations by bind address', () => {
   it('a server on all interfaces allows only its store; one on loopback allows any location', async () => {
-    const wide = await startTestServer({ host: '0.0.0.0', dashboard: false });
+    const wide = await startTestServer({ host: '0.0.0.0', dashboard: false, insecure: true });
     try {
       assert.deepEqual(wide.server.allowedLocations, [wide.server.storeUri]);
     } finally {

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveBackendChoice } from '../../libs/engine/index.js';
+import { clientTokenFromText, readTokenFiles, type TokenEntry } from '../../libs/rpc/index.js';
 import { parseStoreUri } from '../../libs/storage/index.js';
 import { createLogger, defaultServiceName, isLogLevel, shutdownTelemetry, startTelemetry } from '../../libs/telemetry/index.js';
 import { SERVICE_NAMES, startHardenServer, type ServiceName } from '../../services/server/index.js';
@@ -11,7 +13,8 @@ import { printJson, printLine, progress } from '../output.js';
 export const serveHelp = `harden serve [--service all|training|adversarial|evaluation[,…]] [--host H] [--port P] [--store URI]
              [--db PATH | --state DIR] [--evaluation-url URL] [--tls-cert FILE --tls-key FILE]
              [--backend B] [--concurrency N] [--queue-limit N] [--attack-workers N] [--grace S]
-             [--allow-uri URI …] [--no-dashboard] [--json]
+             [--allow-uri URI …] [--no-dashboard] [--token-file F …] [--tls-client-ca FILE]
+             [--worker-key-file F] [--allowed-host NAME …] [--insecure] [--json]
   Runs the gRPC services (all three by default) on one port: gRPC, gRPC-Web and Connect over HTTP/2
   (h2c, or TLS with --tls-cert/--tls-key) and HTTP/1.1, with grpc.health.v1 health per service,
   server reflection, and the dashboard at /. Defaults: host 127.0.0.1, port 50051, store
@@ -26,7 +29,19 @@ export const serveHelp = `harden serve [--service all|training|adversarial|evalu
   Requests name models and data by location, read with the server's rights. On loopback any
   location goes; bound to another address (or given --allow-uri), requests may only name the
   store and the --allow-uri locations (repeatable; also $HARDEN_ALLOW_URIS, comma-separated:
-  file:///srv/models, s3://bucket/models, /data/cifar10); others get PERMISSION_DENIED.`;
+  file:///srv/models, s3://bucket/models, /data/cifar10); others get PERMISSION_DENIED.
+  Credentials: --token-file F (repeatable; $HARDEN_TOKEN_FILE; a file, or a folder such as a
+  mounted Kubernetes Secret, of "ROLE TOKEN [NAME]" lines, roles read and submit) and/or
+  --tls-client-ca FILE (client certificates signed by that CA; role from the subject's OU, read or
+  submit, else read). With either, every RPC but the health check, and the dashboard, need a
+  caller whose role allows it (UNAUTHENTICATED without one, PERMISSION_DENIED with the wrong one).
+  Worker pods get per-job tokens signed with --worker-key-file ($HARDEN_WORKER_KEY_FILE; random
+  when absent, so pods outlive no restart). Without credentials the server only binds loopback,
+  unless --insecure. A training server calling another server's evaluation service sends the
+  token in $HARDEN_EVALUATION_TOKEN_FILE. Requests must name this server's host (loopback names, the --host address,
+  --allowed-host NAME …, $HARDEN_ALLOWED_HOSTS): others get PERMISSION_DENIED (RPCs) or 421.`;
+
+const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost'];
 
 function parseServices(text: string): ServiceName[] {
   if (text === 'all') return [...SERVICE_NAMES];
@@ -57,6 +72,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
       grace: { type: 'string' },
       'allow-uri': { type: 'string', multiple: true },
       'no-dashboard': { type: 'boolean', default: false },
+      'token-file': { type: 'string', multiple: true },
+      'tls-client-ca': { type: 'string' },
+      'worker-key-file': { type: 'string' },
+      'allowed-host': { type: 'string', multiple: true },
+      insecure: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -83,6 +103,40 @@ export async function serveCommand(argv: string[]): Promise<number> {
       throw new CliError(`--allow-uri ${JSON.stringify(uri)}: ${(error as Error).message}`, 2, { cause: error });
     }
   }
+  const tokenFiles = [...(values['token-file'] ?? []), ...(process.env.HARDEN_AUTH_TOKENS?.trim() ? [process.env.HARDEN_AUTH_TOKENS.trim()] : [])];
+  let tokens: TokenEntry[];
+  try {
+    tokens = readTokenFiles(tokenFiles);
+  } catch (error) {
+    throw new CliError(`--token-file: ${(error as Error).message}`, 2, { cause: error });
+  }
+  if (tokenFiles.length > 0 && tokens.length === 0) throw new CliError(`--token-file: ${tokenFiles.join(', ')} hold no token`, 2);
+  const clientCa = values['tls-client-ca'] ?? (process.env.HARDEN_TLS_CLIENT_CA?.trim() || undefined);
+  if (clientCa !== undefined && values['tls-cert'] === undefined) throw new CliError('--tls-client-ca needs --tls-cert and --tls-key (client certificates are a TLS feature)');
+  const workerKeyFile = values['worker-key-file'] ?? (process.env.HARDEN_WORKER_KEY_FILE?.trim() || undefined);
+  let workerKey: Buffer | undefined;
+  if (workerKeyFile !== undefined) {
+    try {
+      workerKey = readFileSync(workerKeyFile);
+    } catch (error) {
+      throw new CliError(`--worker-key-file ${workerKeyFile}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`, 2, { cause: error });
+    }
+    if (workerKey.length < 16) throw new CliError(`--worker-key-file ${workerKeyFile}: the key needs at least 16 bytes`, 2);
+  }
+  const evaluationTokenFile = process.env.HARDEN_EVALUATION_TOKEN_FILE?.trim() || undefined;
+  let evaluationToken: string | undefined;
+  if (evaluationTokenFile !== undefined) {
+    try {
+      evaluationToken = clientTokenFromText(readFileSync(evaluationTokenFile, 'utf8'));
+    } catch (error) {
+      throw new CliError(`HARDEN_EVALUATION_TOKEN_FILE ${evaluationTokenFile}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`, 2, { cause: error });
+    }
+  }
+  const allowedHosts = [...(values['allowed-host'] ?? []), ...(process.env.HARDEN_ALLOWED_HOSTS ?? '').split(',')].map((h) => h.trim()).filter((h) => h !== '');
+  const host = values.host ?? '127.0.0.1';
+  if (tokens.length === 0 && clientCa === undefined && !LOOPBACK_HOSTS.includes(host) && !values.insecure) {
+    throw new CliError(`--host ${host}: refusing to serve beyond loopback without authentication; give --token-file F and/or --tls-client-ca FILE (see the README, "Security"), or --insecure to serve anyone who reaches the port`, 2);
+  }
   const level = process.env.HARDEN_LOG_LEVEL?.trim().toLowerCase();
   const logger = createLogger('serve', isLogLevel(level) ? { level } : {});
   // OpenTelemetry, when the OTEL_* variables ask for it (a no-op if `--import …/register.js` started it).
@@ -93,9 +147,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
   try {
     server = await startHardenServer({
       services,
-      host: values.host ?? '127.0.0.1',
+      host,
       port,
-      ...(values['tls-cert'] && values['tls-key'] ? { tls: { certFile: values['tls-cert'], keyFile: values['tls-key'] } } : {}),
+      ...(values['tls-cert'] && values['tls-key'] ? { tls: { certFile: values['tls-cert'], keyFile: values['tls-key'], ...(clientCa ? { clientCaFile: clientCa } : {}) } } : {}),
+      auth: { tokens, ...(workerKey ? { workerKey } : {}) },
+      allowedHosts,
+      insecure: values.insecure ?? false,
+      ...(evaluationToken ? { evaluationToken } : {}),
       ...(values.store ?? process.env.HARDEN_STORE ? { storeUri: values.store ?? process.env.HARDEN_STORE } : {}),
       ...(values.db ? { dbPath: values.db } : values.state ? { dbPath: join(values.state, 'jobs.sqlite') } : {}),
       ...(evaluationUrl ? { evaluationUrl } : {}),
@@ -115,7 +173,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (e?.code === 'EACCES') throw new CliError(`--port ${port}: permission denied`, 1, { cause: error });
     throw error;
   }
-  const summary = { url: server.url, port: server.port, services: server.services, store_uri: server.storeUri, db_path: server.dbPath, allowed_locations: server.allowedLocations ?? null };
+  const summary = { url: server.url, port: server.port, services: server.services, store_uri: server.storeUri, db_path: server.dbPath, allowed_locations: server.allowedLocations ?? null, auth_required: server.auth.required };
   if (values.json) printJson(summary);
   else printLine(`harden serve: ${server.services.join(', ')} on ${server.url} (gRPC, gRPC-Web, Connect; dashboard ${server.url}/); store ${server.storeUri}; jobs ${server.dbPath}; ${server.allowedLocations ? `requests may name ${server.allowedLocations.join(', ')}` : 'requests may name any location (loopback)'}`);
 

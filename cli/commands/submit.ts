@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Code, ConnectError, type Client } from '@connectrpc/connect';
 import type { DescService } from '@bufbuild/protobuf';
-import { createServiceClient, createTransport, PROTOCOLS, type Protocol } from '../../libs/rpc/index.js';
+import { clientTokenFromText, createServiceClient, createTransport, PROTOCOLS, type Protocol } from '../../libs/rpc/index.js';
 import { HardeningService } from '../../libs/rpc/gen/robustness/v1/hardening_pb.js';
 import { JobState } from '../../libs/rpc/gen/robustness/v1/job_pb.js';
 import { CliError } from '../cli-error.js';
@@ -11,11 +12,14 @@ import { printJson, printLine, progress } from '../output.js';
 export const submitHelp = `harden submit --server HOST:PORT (--arch A | --model URI) --dataset D [--method M] [--limit N]
               [--epochs E] [--batch B] [--lr X] [--eps X] [--steps K] [--seed S] [--guidance-arch A]
               [--eval-size N] [--suite quick|standard] [--eval-limit N] [--eval-eps X] [--no-eval]
-              [--request-id ID] [--protocol grpc|connect|grpc-web] [--ca FILE] [--json]
+              [--request-id ID] [--protocol grpc|connect|grpc-web] [--ca FILE] [--token-file F]
+              [--cert FILE --key FILE] [--json]
   Starts a Harden job (adversarial training, then a robustness report) on a running "harden serve"
   and prints its job id alone on stdout (--json: {job_id, state, request_id}). Zero or absent values take the
   server's defaults (method d2r, 10 epochs, batch 128, ε by data set). --request-id makes a retry
-  return the same job. Follow it with "harden watch --server HOST:PORT JOB_ID".`;
+  return the same job. Follow it with "harden watch --server HOST:PORT JOB_ID". A server that
+  requires credentials takes a token (--token-file F, $HARDEN_TOKEN_FILE, or the token itself in
+  $HARDEN_TOKEN; a submit token) or a client certificate (--cert/--key, with --ca for its CA).`;
 
 /** parseArgs options every client command takes. */
 export const CLIENT_OPTIONS = {
@@ -23,14 +27,44 @@ export const CLIENT_OPTIONS = {
   protocol: { type: 'string' },
   ca: { type: 'string' },
   timeout: { type: 'string' },
+  'token-file': { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
 } as const;
 
-/** A typed client of `service` for the `--server`, `--protocol`, `--ca`, `--timeout` flags. */
-export function clientFromFlags<T extends DescService>(
-  service: T,
-  values: { server?: string | undefined; protocol?: string | undefined; ca?: string | undefined; timeout?: string | undefined },
-): Client<T> {
+interface ClientFlags {
+  server?: string | undefined;
+  protocol?: string | undefined;
+  ca?: string | undefined;
+  timeout?: string | undefined;
+  'token-file'?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+}
+
+/** The bearer token of `--token-file F`, else $HARDEN_TOKEN_FILE, else $HARDEN_TOKEN (the token itself). */
+export function tokenFromFlags(values: ClientFlags, env: Record<string, string | undefined> = process.env): string | undefined {
+  const file = values['token-file'] ?? (env.HARDEN_TOKEN_FILE?.trim() || undefined);
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new CliError(`--token-file ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`, 2, { cause: error });
+    }
+    const token = clientTokenFromText(text);
+    if (!token) throw new CliError(`--token-file ${file}: the file holds no token`, 2);
+    return token;
+  }
+  return env.HARDEN_TOKEN?.trim() || undefined;
+}
+
+/** A typed client of `service` for the `--server`, `--protocol`, `--ca`, `--timeout`, `--token-file`, `--cert`/`--key` flags. */
+export function clientFromFlags<T extends DescService>(service: T, values: ClientFlags): Client<T> {
   if (!values.server) throw new CliError('--server HOST:PORT is required (where "harden serve" listens, e.g. 127.0.0.1:50051)');
+  if ((values.cert === undefined) !== (values.key === undefined)) throw new CliError('--cert and --key go together (a client certificate for mutual TLS)');
+  const token = tokenFromFlags(values);
+  const tls = values.ca || values.cert ? { ...(values.ca ? { caFile: values.ca } : {}), ...(values.cert && values.key ? { certFile: values.cert, keyFile: values.key } : {}) } : undefined;
   const protocol = (values.protocol ?? 'grpc') as Protocol;
   if (!(PROTOCOLS as readonly string[]).includes(protocol)) throw new CliError(`--protocol must be one of ${PROTOCOLS.join(', ')}; got "${values.protocol}"`);
   const timeout = positive('--timeout', values.timeout);
@@ -40,7 +74,8 @@ export function clientFromFlags<T extends DescService>(
       createTransport({
         address: values.server,
         protocol,
-        ...(values.ca ? { tls: { caFile: values.ca } } : {}),
+        ...(tls ? { tls } : {}),
+        ...(token ? { token } : {}),
         ...(timeout ? { defaultTimeoutMs: timeout * 1000 } : {}),
       }),
     );

@@ -87,7 +87,20 @@ export async function workerCommand(argv: string[]): Promise<number> {
 
   startTelemetry({ serviceName: 'harden-worker' });
   const log = createLogger('worker').child({ job_id: jobId, worker: workerName, ...(shardIndex !== undefined ? { shard: shardIndex } : {}) });
-  const client = createServiceClient(JobWorkerService, createTransport({ address: server, protocol: 'grpc', defaultTimeoutMs: 30_000, interceptors: [createTracingInterceptor({ side: 'client' })] }));
+  // The Kubernetes runner gives each pod its job's worker token; HARDEN_CA_FILE trusts a private CA.
+  const token = process.env.HARDEN_WORKER_TOKEN?.trim() || process.env.HARDEN_TOKEN?.trim() || undefined;
+  const caFile = process.env.HARDEN_CA_FILE?.trim() || undefined;
+  const client = createServiceClient(
+    JobWorkerService,
+    createTransport({
+      address: server,
+      protocol: 'grpc',
+      defaultTimeoutMs: 30_000,
+      ...(token ? { token } : {}),
+      ...(caFile ? { tls: { caFile } } : {}),
+      interceptors: [createTracingInterceptor({ side: 'client' })],
+    }),
+  );
   const stop = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     log.warn(`${signal}: stopping; the next pod resumes`);

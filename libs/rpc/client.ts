@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createClient, type Client, type Interceptor, type Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import type { DescService } from '@bufbuild/protobuf';
+import { bearerToken } from './auth.js';
 import { RequestError } from './errors.js';
 
 export const PROTOCOLS = ['grpc', 'connect', 'grpc-web'] as const;
@@ -17,8 +18,13 @@ export interface TransportOptions {
   address: string;
   /** @default 'grpc' */
   protocol?: Protocol;
-  /** Use TLS; `caFile` trusts a private CA (or a self-signed certificate). */
-  tls?: { caFile?: string; serverName?: string };
+  /**
+   * Use TLS; `caFile` trusts a private CA (or a self-signed certificate); `certFile` + `keyFile`
+   * present a client certificate (mutual TLS).
+   */
+  tls?: { caFile?: string; serverName?: string; certFile?: string; keyFile?: string };
+  /** Sent as `authorization: Bearer <token>` on every call. */
+  token?: string;
   /** Largest response message accepted, bytes. @default 67108864 (64 MiB) */
   readMaxBytes?: number;
   /** Default deadline of every call, ms. */
@@ -45,11 +51,12 @@ export function createTransport(options: TransportOptions): Transport {
   const baseUrl = serverUrl(options.address, options.tls !== undefined);
   const secure = baseUrl.startsWith('https:');
   const ca = options.tls?.caFile ? readFileSync(options.tls.caFile) : undefined;
-  const nodeOptions = secure ? { ...(ca ? { ca } : {}), ...(options.tls?.serverName ? { servername: options.tls.serverName } : {}) } : {};
+  const clientCert = options.tls?.certFile && options.tls.keyFile ? { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) } : {};
+  const nodeOptions = secure ? { ...(ca ? { ca } : {}), ...clientCert, ...(options.tls?.serverName ? { servername: options.tls.serverName } : {}) } : {};
   const common = {
     baseUrl,
     readMaxBytes: options.readMaxBytes ?? 64 * 1024 * 1024,
-    interceptors: options.interceptors ?? [],
+    interceptors: [...(options.token ? [bearerToken(options.token)] : []), ...(options.interceptors ?? [])],
     ...(options.defaultTimeoutMs ? { defaultTimeoutMs: options.defaultTimeoutMs } : {}),
   };
   switch (options.protocol ?? 'grpc') {

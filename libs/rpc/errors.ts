@@ -46,10 +46,43 @@ interface Mapping {
   showMessage: boolean;
   /** The fixed message when the error's own is not shown. */
   message?: string;
+  /**
+   * Derives a safe message from the error's own (which is never shown): a sentence chosen from a
+   * fixed set, naming at most a checkpoint folder inside the store (`epoch-0003`). Wins over `message`.
+   */
+  describe?: (message: string) => string;
+}
+
+/** Why the store failed, from the error's text (which crossed a thread as text): one fixed sentence. */
+export function storeFailureReason(message: string): string {
+  if (/ENOSPC|no space left|EDQUOT|quota|EntityTooLarge/i.test(message)) return 'the artifact store is full';
+  if (/EROFS|read-only/i.test(message)) return 'the artifact store is read-only';
+  if (/InvalidAccessKeyId|SignatureDoesNotMatch|bad-credentials|credentials/i.test(message)) return 'the artifact store rejected its credentials';
+  if (/NoSuchBucket|bucket-not-found|bucket does not exist/i.test(message)) return "the artifact store's bucket does not exist";
+  if (/EACCES|EPERM|AccessDenied|access-denied|permission denied/i.test(message)) return 'the artifact store refused access (permissions)';
+  return 'the artifact store failed; retry later';
+}
+
+/** The checkpoint folder a message names (`epoch-0003`), if any. */
+function checkpointOf(message: string): string | undefined {
+  return /\b(epoch-\d{4,})\b/.exec(message)?.[1];
+}
+
+function damagedCheckpoint(message: string): string {
+  const name = checkpointOf(message);
+  if (!name) return 'a checkpoint to resume from is damaged or does not fit the models';
+  if (/does not match|digest|sha256/i.test(message)) return `checkpoint ${name} does not match its manifest`;
+  if (/does not fit|buffers|values; expected/i.test(message)) return `checkpoint ${name} does not fit the models being trained`;
+  return `checkpoint ${name} is damaged`;
+}
+
+function missingCheckpoint(message: string): string {
+  const name = checkpointOf(message);
+  return name ? `checkpoint ${name} is incomplete: one of its files is missing` : 'a checkpoint to resume from is missing';
 }
 
 const INTERNAL: Mapping = { code: Code.Internal, showMessage: false, message: 'internal error' };
-const STORE_FAILED: Mapping = { code: Code.Unavailable, showMessage: false, message: 'the artifact store failed; retry later' };
+const STORE_FAILED: Mapping = { code: Code.Unavailable, showMessage: false, message: 'the artifact store failed; retry later', describe: storeFailureReason };
 const shown = (code: Code): Mapping => ({ code, showMessage: true });
 
 /** Error class name → its `code` → mapping. `*` is the class's fallback. */
@@ -74,9 +107,10 @@ const TABLE: Readonly<Record<string, Readonly<Record<string, Mapping>>>> = {
   TrainingError: {
     'invalid-argument': shown(Code.InvalidArgument),
     'out-of-memory': shown(Code.ResourceExhausted),
-    'not-found': { code: Code.NotFound, showMessage: false, message: 'a checkpoint to resume from is missing' },
-    corrupt: { code: Code.FailedPrecondition, showMessage: false, message: 'a checkpoint to resume from is damaged or does not fit the models' },
+    'not-found': { code: Code.NotFound, showMessage: false, describe: missingCheckpoint },
+    corrupt: { code: Code.FailedPrecondition, showMessage: false, describe: damagedCheckpoint },
     aborted: { code: Code.Canceled, showMessage: false, message: 'training was stopped' },
+    io: STORE_FAILED,
     '*': INTERNAL,
   },
   AttackError: {
@@ -110,6 +144,10 @@ const TABLE: Readonly<Record<string, Readonly<Record<string, Mapping>>>> = {
     'unsupported-scheme': shown(Code.InvalidArgument),
     'invalid-key': shown(Code.InvalidArgument),
     'not-found': { code: Code.NotFound, showMessage: false, message: 'not found in the artifact store' },
+    'bad-credentials': { code: Code.Unavailable, showMessage: false, message: 'the artifact store rejected its credentials' },
+    'access-denied': { code: Code.Unavailable, showMessage: false, message: 'the artifact store refused access (permissions)' },
+    'bucket-not-found': { code: Code.Unavailable, showMessage: false, message: "the artifact store's bucket does not exist" },
+    'digest-mismatch': { code: Code.FailedPrecondition, showMessage: false, message: 'an object in the artifact store does not match its manifest' },
     '*': STORE_FAILED,
   },
   EngineError: {
@@ -147,7 +185,8 @@ export function toConnectError(error: unknown): ConnectError {
     return error;
   }
   const mapping = mappingOf(error);
-  const message = mapping.showMessage ? safeMessage((error as Error).message) : (mapping.message ?? 'internal error');
+  const own = error instanceof Error ? error.message : '';
+  const message = mapping.showMessage ? safeMessage(own) : mapping.describe ? mapping.describe(own) : (mapping.message ?? 'internal error');
   return new ConnectError(message, mapping.code, undefined, undefined, error);
 }
 

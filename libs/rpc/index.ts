@@ -7,6 +7,25 @@
 export { createRpcServer, DEFAULT_PORT, DEFAULT_READ_MAX_BYTES, DEFAULT_WRITE_MAX_BYTES, type HttpHandler, type NodeRequest, type NodeResponse, type RpcServer, type RpcServerOptions } from './server.js';
 export { describeFailure, invalidField, jobErrorCode, RequestError, toConnectError, type RequestErrorCode } from './errors.js';
 export { errorMapping } from './interceptors.js';
+export { createAdmission, createJobOwners, DEFAULT_ADMISSION_LIMITS, exhausted, type Admission, type AdmissionLimits, type JobOwners } from './admission.js';
+export {
+  authorization,
+  bearerToken,
+  clientTokenFromText,
+  createAuthenticator,
+  parseTokenFile,
+  readTokenFiles,
+  REQUEST_AUTH,
+  roleAllows,
+  roleNeeded,
+  ROLES,
+  type Authenticator,
+  type AuthOptions,
+  type Caller,
+  type RequestAuth,
+  type Role,
+  type TokenEntry,
+} from './auth.js';
 export { createHealthService, ServingStatus, type HealthService } from './health.js';
 export { createReflectionIndex, reflectionV1, reflectionV1alpha, ReflectionV1, ReflectionV1alpha, type ReflectionIndex } from './reflection.js';
 export { createServiceClient, createTransport, PROTOCOLS, serverUrl, type Protocol, type TransportOptions } from './client.js';

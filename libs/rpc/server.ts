@@ -21,7 +21,7 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Code, ConnectError, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, type ConnectRouter, type ContextValues, type Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from '@connectrpc/connect-node';
 import type { Logger } from '../telemetry/index.js';
 
@@ -39,8 +39,15 @@ export interface RpcServerOptions {
   host?: string;
   /** 0 picks a free port. @default 50051 */
   port?: number;
-  /** Serve TLS with these PEM files. */
-  tls?: { certFile: string; keyFile: string };
+  /**
+   * Serve TLS with these PEM files. `clientCaFile`: ask clients for a certificate and verify it
+   * against this CA bundle (mutual TLS). A connection without one, or with one the CA did not sign,
+   * is still accepted, so that a bearer token may identify the caller instead: `contextValues`
+   * decides (libs/rpc/auth.ts).
+   */
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string };
+  /** Per-request context values for the interceptors and handlers (e.g. the caller). */
+  contextValues?: (req: NodeRequest) => ContextValues;
   /** Applied to every call, outermost first. */
   interceptors?: Interceptor[];
   /** Largest request message accepted, bytes. @default 4194304 (4 MiB) */
@@ -90,9 +97,19 @@ function specEncodeGrpcMessage(value: string): string {
   return out;
 }
 
+/** What a request that is not a valid protobuf message gets (never the parser's own words). */
+export const MALFORMED_MESSAGE = 'the request is not a valid protobuf message for this method';
+
 function fixGrpcMessage<T>(headers: T): T {
   const h = headers as Record<string, unknown> | undefined;
-  if (h && typeof h['grpc-message'] === 'string') h['grpc-message'] = specEncodeGrpcMessage(h['grpc-message']);
+  if (!h) return headers;
+  // Connect reports a request its parser rejects as INTERNAL with the parser's text; the error table
+  // (errors.ts) says INVALID_ARGUMENT, with a fixed message.
+  if (String(h['grpc-status']) === String(Code.Internal) && typeof h['grpc-message'] === 'string' && /^parse(%20| )binary(:|%3A)/i.test(h['grpc-message'])) {
+    h['grpc-status'] = String(Code.InvalidArgument);
+    h['grpc-message'] = MALFORMED_MESSAGE;
+  }
+  if (typeof h['grpc-message'] === 'string') h['grpc-message'] = specEncodeGrpcMessage(h['grpc-message']);
   return headers;
 }
 
@@ -103,6 +120,46 @@ function withGrpcMessageCompat(res: NodeResponse): NodeResponse {
   const addTrailers = r.addTrailers.bind(r);
   r.writeHead = (status: unknown, ...rest: unknown[]) => writeHead(status, ...rest.map((a) => (a && typeof a === 'object' ? fixGrpcMessage(a) : a)));
   r.addTrailers = (headers: unknown) => addTrailers(fixGrpcMessage(headers));
+  return res;
+}
+
+/**
+ * Connect unary over binary protobuf answers a request its parser rejects with HTTP 500 and
+ * `{"code":"internal","message":"parse binary: …"}`: rewritten here to 400, `invalid_argument` and
+ * the fixed message (the gRPC protocols are fixed in `fixGrpcMessage`).
+ */
+function withConnectMalformedFix(res: NodeResponse): NodeResponse {
+  const r = res as unknown as { writeHead: (...args: unknown[]) => unknown; write: (...args: unknown[]) => boolean };
+  const writeHead = r.writeHead.bind(r);
+  const write = r.write.bind(r);
+  let held: unknown[] | undefined;
+  r.writeHead = (status: unknown, ...rest: unknown[]) => {
+    if (status === 500) {
+      held = [status, ...rest];
+      return res;
+    }
+    return writeHead(status, ...rest);
+  };
+  r.write = (chunk: unknown, ...rest: unknown[]) => {
+    if (held) {
+      const [status, headers, ...more] = held;
+      held = undefined;
+      try {
+        const body = JSON.parse(Buffer.from(chunk as Uint8Array).toString('utf8')) as { code?: string; message?: string };
+        if (body.code === 'internal' && /^parse binary:/.test(body.message ?? '')) {
+          const fixed = Buffer.from(JSON.stringify({ code: 'invalid_argument', message: MALFORMED_MESSAGE }));
+          const h = { ...(headers as Record<string, unknown>) };
+          delete h['content-length'];
+          writeHead(400, h, ...more);
+          return write(fixed, ...rest);
+        }
+      } catch {
+        // not the error body this looks for: send it as it was
+      }
+      writeHead(status, headers, ...more);
+    }
+    return write(chunk, ...rest);
+  };
   return res;
 }
 
@@ -120,6 +177,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     writeMaxBytes: options.writeMaxBytes ?? DEFAULT_WRITE_MAX_BYTES,
     ...(options.maxTimeoutMs ? { maxTimeoutMs: options.maxTimeoutMs } : {}),
     shutdownSignal: shutdown.signal,
+    ...(options.contextValues ? { contextValues: options.contextValues } : {}),
     fallback: (req, res) => {
       for (const h of httpHandlers) {
         try {
@@ -140,7 +198,8 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
 
   const handler = (req: NodeRequest, res: NodeResponse) => {
     const type = req.headers['content-type'];
-    adapter(req, typeof type === 'string' && type.startsWith('application/grpc') && !type.startsWith('application/grpc-web') ? withGrpcMessageCompat(res) : res);
+    const t = typeof type === 'string' ? type : '';
+    adapter(req, t.startsWith('application/grpc') && !t.startsWith('application/grpc-web') ? withGrpcMessageCompat(res) : t.startsWith('application/proto') ? withConnectMalformedFix(res) : res);
   };
 
   const sockets = new Set<net.Socket>();
@@ -151,7 +210,13 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
 
   if (options.tls) {
     const secure = http2.createSecureServer(
-      { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile), allowHTTP1: true, settings: http2Settings },
+      {
+        cert: readFileSync(options.tls.certFile),
+        key: readFileSync(options.tls.keyFile),
+        allowHTTP1: true,
+        settings: http2Settings,
+        ...(options.tls.clientCaFile ? { ca: readFileSync(options.tls.clientCaFile), requestCert: true, rejectUnauthorized: false } : {}),
+      },
       handler,
     );
     secure.on('session', (s) => {

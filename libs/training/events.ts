@@ -3,8 +3,11 @@ import type { EpochRecord } from './checkpoint.js';
 import type { Collapse } from './held-out-check.js';
 
 export type TrainingEvent =
-  /** Continuing from a checkpoint: `epoch` epochs were already done. */
-  | { type: 'resumed'; epoch: number; uri: string }
+  /**
+   * Continuing from a checkpoint: `epoch` epochs were already done. `skipped`: newer checkpoints that
+   * were damaged or incomplete and passed over (epoch 0 and no `uri`: none was intact; starting over).
+   */
+  | { type: 'resumed'; epoch: number; uri: string; skipped?: Array<{ key: string; reason: 'damaged' | 'incomplete' }> }
   /** Every `progressEvery` batches (and after an epoch's last batch). */
   | {
       type: 'batch';

@@ -12,7 +12,11 @@ export type ProgressSink = Pick<JobContext<unknown>, 'emit' | 'progress'>;
 export function relayTraining(ctx: ProgressSink, e: TrainingEvent): void {
   switch (e.type) {
     case 'resumed':
-      ctx.emit('resumed', { epoch: e.epoch, uri: e.uri });
+      ctx.emit('resumed', { epoch: e.epoch, uri: e.uri, ...(e.skipped ? { skipped: e.skipped } : {}) });
+      if (e.skipped?.length) {
+        const what = e.skipped.map((s) => `checkpoint ${s.key} is ${s.reason}`).join('; ');
+        ctx.emit('warning', { id: 'checkpoint', message: e.uri ? `${what}: resumed from epoch ${e.epoch}` : `${what}: no intact checkpoint, training starts over` });
+      }
       break;
     case 'batch':
       ctx.emit('batch', {

@@ -93,15 +93,40 @@ async function restore(c: TrainConfig, models: MethodModels, optimizer: Sgd, rng
       { field: 'checkpoints' },
     );
   }
-  const ckpt = await openCheckpoint(c.checkpoints, pointer.key);
-  if (ckpt.state.method !== c.method.name) {
-    throw new TrainingError('invalid-argument', `resume: ${ckpt.uri} is a ${ckpt.state.method} run, not ${c.method.name}`, { field: 'resume' });
+  // The latest checkpoint first, then the other folders still kept (the best epoch), newest first.
+  const others = new Set<string>();
+  for (const k of await c.checkpoints.list('epoch-')) {
+    const folder = k.slice(0, k.indexOf('/'));
+    if (/^epoch-\d{4,}$/.test(folder) && folder !== pointer.key && k === `${folder}/manifest.json`) others.add(folder);
   }
-  await ckpt.restoreModels(models);
-  optimizer.importState(ckpt.optimizerState());
-  rng.setState(ckpt.state.rng);
-  c.onEvent?.({ type: 'resumed', epoch: ckpt.state.epoch, uri: ckpt.uri });
-  return { history: ckpt.state.history, best: ckpt.state.best, startEpoch: ckpt.state.epoch, resumedFrom: ckpt.state.epoch };
+  const candidates = [pointer.key, ...[...others].filter((k) => k < pointer.key).sort().reverse()];
+  const skipped: Array<{ key: string; reason: 'damaged' | 'incomplete' }> = [];
+  let touched = false;
+  for (const key of candidates) {
+    let ckpt;
+    try {
+      ckpt = await openCheckpoint(c.checkpoints, key);
+      if (ckpt.state.method !== c.method.name) {
+        throw new TrainingError('invalid-argument', `resume: ${ckpt.uri} is a ${ckpt.state.method} run, not ${c.method.name}`, { field: 'resume' });
+      }
+      touched = true;
+      await ckpt.restoreModels(models);
+      optimizer.importState(ckpt.optimizerState());
+    } catch (error) {
+      // Only a damaged or incomplete checkpoint is skipped; a store failure or a wrong run is not.
+      if (!TrainingError.is(error, 'corrupt', 'not-found')) throw error;
+      skipped.push({ key, reason: error.code === 'corrupt' ? 'damaged' : 'incomplete' });
+      continue;
+    }
+    rng.setState(ckpt.state.rng);
+    c.onEvent?.({ type: 'resumed', epoch: ckpt.state.epoch, uri: ckpt.uri, ...(skipped.length ? { skipped } : {}) });
+    return { history: ckpt.state.history, best: ckpt.state.best, startEpoch: ckpt.state.epoch, resumedFrom: ckpt.state.epoch };
+  }
+  // No intact checkpoint. Weights half-restored from a damaged one cannot be trusted: fail then.
+  if (touched) throw new TrainingError('corrupt', `every checkpoint in ${c.checkpoints.uri} is damaged (${skipped.map((s) => s.key).join(', ')})`);
+  // Nothing was loaded: start over, saying why; the next checkpoint replaces the damaged ones.
+  c.onEvent?.({ type: 'resumed', epoch: 0, uri: '', skipped });
+  return fresh;
 }
 
 /**

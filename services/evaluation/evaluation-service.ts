@@ -37,11 +37,12 @@ import {
   type WorkerKind,
 } from '../../libs/jobs/index.js';
 import { runOnKubernetes, type KubernetesRunner } from '../../libs/jobs/kubernetes/index.js';
-import { describeFailure, jobCommonToProto, jobEventToProto, resourceId, sequenceFromProto } from '../../libs/rpc/index.js';
+import { createAdmission, createJobOwners, describeFailure, jobCommonToProto, jobEventToProto, REQUEST_AUTH, RequestError, resourceId, sequenceFromProto, type Admission } from '../../libs/rpc/index.js';
 import { EvaluationService, type EvaluationSchema } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { ATTR, rememberTraceContext, traceContextCarrier, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
 import { DEFAULT_EVALUATE_LIMITS, evaluateSpec, type EvaluateLimits, type EvaluateSpec } from './evaluate-spec.js';
 import { reportToProto, type ReportSummary } from './report-message.js';
+import { checkJobInputs } from '../training/preflight.js';
 
 export const EVALUATE_KIND = 'evaluate';
 /** Event types a shard worker may append. */
@@ -59,6 +60,8 @@ export interface EvaluationServiceOptions {
   /** Evaluations waiting before RESOURCE_EXHAUSTED. @default 16 */
   queueLimit?: number;
   limits?: Partial<EvaluateLimits>;
+  /** Per-caller queued-job limit. @default createAdmission() */
+  admission?: Admission;
   logger?: Logger;
   /** Run each evaluation as an Indexed Kubernetes Job of `shards` pods (at most one per sample). */
   kubernetes?: { runner: KubernetesRunner; shards: number };
@@ -167,15 +170,38 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
     onError: (job, error) => logger?.error('evaluation failed', { job_id: job.id, error }),
   });
 
-  const get = (id: string) => jobs.get<EvaluateSpec>(resourceId(id, 'evaluation_id'), EVALUATE_KIND) as JobRecord<EvaluateSpec, Partial<EvaluateOutputs>>;
+  const admission = options.admission ?? createAdmission();
+  const owners = createJobOwners((id) => {
+    try {
+      return jobs.get(id).state === 'QUEUED';
+    } catch {
+      return false;
+    }
+  });
+  const get = (id: string) => {
+    const evaluationId = resourceId(id, 'evaluation_id');
+    try {
+      return jobs.get<EvaluateSpec>(evaluationId, EVALUATE_KIND) as JobRecord<EvaluateSpec, Partial<EvaluateOutputs>>;
+    } catch (error) {
+      // The job store speaks of jobs; callers of these RPCs named an evaluation.
+      if ((error as { name?: string; code?: string }).name === 'JobError' && (error as { code?: string }).code === 'not-found') {
+        throw new RequestError('not-found', `evaluation_id: no evaluation "${evaluationId}"`, { field: 'evaluation_id', cause: error });
+      }
+      throw error;
+    }
+  };
 
   return {
     runner,
     workerKind: k8s ? { kind: EVALUATE_KIND, phase: 'evaluating', events: WORKER_EVENT_TYPES, shards: (job) => shardCount(job as JobRecord<EvaluateSpec, Partial<EvaluateOutputs>>) } : undefined,
     impl: {
-      async evaluate(req) {
+      async evaluate(req, context) {
         const { spec, requestId } = await evaluateSpec(req, limits);
+        await checkJobInputs({ dataset: spec.dataset, split: 'test', modelUri: spec.modelUri });
+        const caller = context.values.get(REQUEST_AUTH).caller?.id ?? 'anonymous';
+        admission.admitJob(caller, owners.queued(caller));
         const { job, created } = runner.submit({ spec, requestId });
+        if (created) owners.add(job.id, caller);
         if (created) rememberTraceContext(jobs, job.id);
         return { evaluation: evaluationToProto(job as JobRecord<EvaluateSpec, Partial<EvaluateOutputs>>) };
       },

@@ -44,6 +44,9 @@ import { file_grpc_reflection_v1alpha_reflection } from '../../libs/rpc/gen/grpc
 import { AdversarialService, file_robustness_v1_adversarial } from '../../libs/rpc/gen/robustness/v1/adversarial_pb.js';
 import { EvaluationService, file_robustness_v1_evaluation } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { HardeningService, file_robustness_v1_hardening } from '../../libs/rpc/gen/robustness/v1/hardening_pb.js';
+import { authorization, bearerToken, createAdmission, createAuthenticator, type AdmissionLimits, type Authenticator, type TokenEntry } from '../../libs/rpc/index.js';
+import { createHttpGuard } from './http-guard.js';
+import { createStoreProbe } from './store-probe.js';
 import { openStore, parseStoreUri } from '../../libs/storage/index.js';
 import { createLoggingInterceptor, createTracingInterceptor, instrumentJobStore, type Logger } from '../../libs/telemetry/index.js';
 import { createAdversarialService, type AdversarialServiceHandle, type GenerateLimits } from '../adversarial/index.js';
@@ -63,8 +66,29 @@ export interface HardenServerOptions {
   host?: string;
   /** 0 picks a free port. @default 50051 */
   port?: number;
-  /** Serve TLS with these PEM files (HTTP/2 with ALPN, HTTP/1.1 allowed). */
-  tls?: { certFile: string; keyFile: string };
+  /**
+   * Serve TLS with these PEM files (HTTP/2 with ALPN, HTTP/1.1 allowed); `clientCaFile` also
+   * accepts client certificates signed by that CA bundle as credentials (mutual TLS, libs/rpc/auth.ts).
+   */
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string };
+  /**
+   * Credentials (libs/rpc/auth.ts). Giving tokens (or `tls.clientCaFile`) makes every RPC but the
+   * health check and the dashboard need a caller with the right role.
+   */
+  auth?: {
+    tokens?: readonly TokenEntry[];
+    /** HMAC key of the per-job worker tokens (keep it across restarts: running worker pods hold tokens). @default random */
+    workerKey?: Buffer;
+  };
+  /**
+   * Host names requests may name (`Host` / `:authority`); loopback names and the bound address are
+   * always allowed. @default none more; bound to a wildcard address with none given, any
+   */
+  allowedHosts?: readonly string[];
+  /** Serve a non-loopback address without credentials. @default false (refuse to start) */
+  insecure?: boolean;
+  /** Bearer token for the evaluation service at `evaluationUrl` (when it is another server that needs one). */
+  evaluationToken?: string;
   /** Artifact store root. @default file://./.harden */
   storeUri?: string;
   /** Job database file. @default <store>/jobs.sqlite for a file store, else ./.harden/jobs.sqlite */
@@ -99,6 +123,8 @@ export interface HardenServerOptions {
   /** More plain HTTP handlers for non-RPC paths (tried after the dashboard). */
   httpHandlers?: HttpHandler[];
   hardenLimits?: Partial<HardenLimits>;
+  /** Per-caller stream and queued-job limits, the attack memory bound (libs/rpc/admission.ts). */
+  admission?: Partial<AdmissionLimits>;
   generateLimits?: Partial<GenerateLimits>;
   /**
    * Model and data locations requests may name besides the store: store URIs (`file:///srv/models`,
@@ -141,6 +167,8 @@ export interface HardenServer {
   readonly hardening: HardeningServiceHandle | undefined;
   readonly evaluation: EvaluationServiceHandle | undefined;
   readonly adversarial: AdversarialServiceHandle | undefined;
+  /** Credentials: whether they are required, and the per-job worker tokens. */
+  readonly auth: Pick<Authenticator, 'required' | 'workerToken'>;
   /** Graceful shutdown; resolves when everything is closed. Calling it again returns the same promise. */
   close(): Promise<void>;
 }
@@ -163,13 +191,25 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
     throw new Error('the training service needs --evaluation-url when this server does not run the evaluation service');
   }
 
+  const host = options.host ?? '127.0.0.1';
+  const authn = createAuthenticator({
+    ...(options.auth?.tokens ? { tokens: options.auth.tokens } : {}),
+    ...(options.auth?.workerKey ? { workerKey: options.auth.workerKey } : {}),
+    clientCertificates: options.tls?.clientCaFile !== undefined,
+    allowedHosts: allowedHostsOf(host, options.allowedHosts ?? []),
+  });
+  if (!authn.required && !LOOPBACK.has(host) && !options.insecure) {
+    throw new Error(`refusing to serve ${host} without authentication: give tokens (--token-file) or client certificates (--tls-client-ca), or say --insecure`);
+  }
+  const workerToken = authn.required ? authn.workerToken : undefined;
+
   const runnerKind = options.runner ?? runnerKindFromEnv();
-  const kubernetes = run('training') && runnerKind === 'kubernetes' ? createKubernetesRunner({ ...(options.kubernetes ?? (await kubernetesRunnerOptionsFromEnv())), ...(logger ? { logger } : {}) }) : undefined;
+  const kubernetes = run('training') && runnerKind === 'kubernetes' ? createKubernetesRunner({ ...(options.kubernetes ?? (await kubernetesRunnerOptionsFromEnv())), ...(logger ? { logger } : {}), ...(workerToken ? { workerToken } : {}) }) : undefined;
   const evaluationShards = options.evaluationShards ?? evalShardsFromEnv();
   if (evaluationShards > 0 && runnerKind !== 'kubernetes') throw new Error('sharded evaluation (HARDEN_EVAL_SHARDS) runs on Kubernetes: it needs the kubernetes runner (HARDEN_RUNNER=kubernetes)');
   const shardRunner =
     run('evaluation') && evaluationShards > 0
-      ? createKubernetesRunner({ ...(options.evaluationKubernetes ?? (await kubernetesRunnerOptionsFromEnv(process.env, undefined, 'evaluation'))), ...(logger ? { logger } : {}) })
+      ? createKubernetesRunner({ ...(options.evaluationKubernetes ?? (await kubernetesRunnerOptionsFromEnv(process.env, undefined, 'evaluation'))), ...(logger ? { logger } : {}), ...(workerToken ? { workerToken } : {}) })
       : undefined;
 
   const jobs = createJobStore({ path: dbPath });
@@ -182,20 +222,23 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
       const address = evaluationUrl();
       if (!address) throw new Error('the evaluation service address is not known yet');
       const caFile = options.evaluationCaFile ?? options.tls?.certFile;
+      // Calls to itself carry the server's internal token; to another server, the one it was given.
+      const token = options.evaluationUrl ? options.evaluationToken : authn.required ? authn.internalToken : undefined;
       evaluationClient = createServiceClient(
         EvaluationService,
         createTransport({
           address,
           protocol: 'grpc',
           ...(address.startsWith('https:') ? { tls: caFile ? { caFile } : {} } : {}),
-          interceptors: [createTracingInterceptor({ side: 'client' })],
+          interceptors: [createTracingInterceptor({ side: 'client' }), ...(token ? [bearerToken(token)] : [])],
         }),
       );
     }
     return evaluationClient;
   };
 
-  const locations = locationPolicy(options.host ?? '127.0.0.1', storeUri, options.allowedLocations ?? []);
+  const admission = createAdmission(options.admission);
+  const locations = locationPolicy(host, storeUri, options.allowedLocations ?? []);
   const evaluation = run('evaluation')
     ? createEvaluationService({
         jobs,
@@ -203,6 +246,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
         storeUri,
         backend,
         limits: { locations },
+        admission,
         ...(shardRunner ? { kubernetes: { runner: shardRunner, shards: evaluationShards } } : {}),
         ...(options.evaluationConcurrency !== undefined ? { concurrency: options.evaluationConcurrency } : {}),
         ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
@@ -218,6 +262,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
         ...(options.trainingConcurrency !== undefined ? { concurrency: options.trainingConcurrency } : {}),
         ...(options.queueLimit !== undefined ? { queueLimit: options.queueLimit } : {}),
         limits: { ...options.hardenLimits, locations },
+        admission,
         ...(logger ? { logger } : {}),
         ...(kubernetes ? { kubernetes } : {}),
       })
@@ -227,6 +272,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
         backend,
         ...(options.attackWorkers !== undefined ? { workers: options.attackWorkers } : {}),
         limits: { ...options.generateLimits, locations },
+        admission,
         ...(options.writeMaxBytes !== undefined ? { writeMaxBytes: options.writeMaxBytes } : {}),
         ...(logger ? { logger } : {}),
       })
@@ -242,6 +288,10 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
     ...(evaluation ? [EvaluationService.typeName] : []),
   ];
   const health = createHealthService(serviceNames);
+  // The store must take writes before the services say SERVING (and before jobs start or resume).
+  const store = openStore(storeUri);
+  const storeProbe = createStoreProbe(store, health, [...serviceNames, ''], logger);
+  await storeProbe.first;
   const reflection = createReflectionIndex(
     [
       file_robustness_v1_hardening,
@@ -257,6 +307,8 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
 
   const dashboardAbort = new AbortController();
   const httpHandlers: HttpHandler[] = [];
+  // Plain HTTP (the dashboard): the same Host check, and a read credential when credentials are required.
+  httpHandlers.push(createHttpGuard(authn));
   if (options.dashboard ?? true) {
     httpHandlers.push(
       createDashboardHandler(createJobDashboardSource(jobs, reports), {
@@ -267,9 +319,10 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
   }
   httpHandlers.push(...(options.httpHandlers ?? []));
 
-  const interceptors: Interceptor[] = [createTracingInterceptor({ side: 'server' }), ...(logger ? [createLoggingInterceptor(logger)] : []), errorMapping()];
+  const interceptors: Interceptor[] = [createTracingInterceptor({ side: 'server' }), ...(logger ? [createLoggingInterceptor(logger)] : []), authorization(authn), errorMapping()];
   const server = createRpcServer({
-    host: options.host ?? '127.0.0.1',
+    host,
+    contextValues: (req) => authn.contextValues(req),
     port: options.port ?? 50051,
     ...(options.tls ? { tls: options.tls } : {}),
     interceptors,
@@ -300,9 +353,13 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
   }
   // Job gauges (by state, queue depth) and transitions; no-ops unless telemetry runs.
   const stopJobMetrics = instrumentJobStore(jobs, [...(hardening ? [HARDEN_KIND] : []), ...(evaluation ? [EVALUATE_KIND] : [])]);
-  // After listen: a resumed Harden job may call Evaluate on this very server.
-  evaluation?.runner.start();
-  hardening?.runner.start();
+  // After listen: a resumed Harden job may call Evaluate on this very server. Once the store takes
+  // writes: a job would otherwise train an epoch and fail at its first checkpoint.
+  void storeProbe.ready.then((ok) => {
+    if (!ok) return;
+    evaluation?.runner.start();
+    hardening?.runner.start();
+  });
   if (adversarial && options.warmAttackWorkers) await adversarial.warm();
 
   let closing: Promise<void> | undefined;
@@ -320,9 +377,11 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
     hardening,
     evaluation,
     adversarial,
+    auth: { required: authn.required, workerToken: authn.workerToken },
     close() {
       closing ??= (async () => {
         logger?.info('shutting down', { grace_ms: graceMs });
+        storeProbe.stop();
         health.shutdown();
         dashboardAbort.abort();
         await Promise.all([hardening?.runner.shutdown({ graceMs }), evaluation?.runner.shutdown({ graceMs })]);
@@ -339,6 +398,13 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+const WILDCARD = new Set(['0.0.0.0', '::']);
+
+/** Loopback names, the bound address and `extra`; nothing (any host) for a wildcard bind without `extra`. */
+function allowedHostsOf(host: string, extra: readonly string[]): string[] {
+  if (WILDCARD.has(host) && extra.length === 0) return [];
+  return [...LOOPBACK, ...(WILDCARD.has(host) ? [] : [host]), ...extra];
+}
 
 /** Open on loopback with nothing allowed explicitly; else the store plus `allowed` (see HardenServerOptions). */
 function locationPolicy(host: string, storeUri: string, allowed: readonly string[]): LocationPolicy {

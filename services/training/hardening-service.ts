@@ -8,12 +8,13 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Client, ServiceImpl } from '@connectrpc/connect';
 import type { BackendChoice } from '../../libs/engine/index.js';
 import { createJobRunner, watchEvents, type JobRecord, type JobRunner, type JobStore, type WorkerKind } from '../../libs/jobs/index.js';
-import { describeFailure, jobCommonToProto, jobEventToProto, jobStateFromProto, resourceId, sequenceFromProto } from '../../libs/rpc/index.js';
+import { createAdmission, createJobOwners, describeFailure, jobCommonToProto, jobEventToProto, jobStateFromProto, REQUEST_AUTH, resourceId, sequenceFromProto, type Admission } from '../../libs/rpc/index.js';
 import { HardeningService, type JobSchema } from '../../libs/rpc/gen/robustness/v1/hardening_pb.js';
 import type { EvaluationService } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { ATTR, rememberTraceContext, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
 import type { KubernetesRunner } from '../../libs/jobs/kubernetes/index.js';
 import { createHardenExecutor, type HardenOutputs } from './harden-job.js';
+import { checkJobInputs } from './preflight.js';
 import { DEFAULT_HARDEN_LIMITS, hardenSpec, type HardenLimits, type HardenSpec } from './harden-spec.js';
 
 export const HARDEN_KIND = 'harden';
@@ -31,6 +32,8 @@ export interface HardeningServiceOptions {
   /** Jobs waiting before RESOURCE_EXHAUSTED. @default 16 */
   queueLimit?: number;
   limits?: Partial<HardenLimits>;
+  /** Per-caller queued-job limit. @default createAdmission() */
+  admission?: Admission;
   logger?: Logger;
   /** Train each job in a Kubernetes Job (see JobWorkerService) instead of a worker thread here. */
   kubernetes?: KubernetesRunner;
@@ -105,15 +108,27 @@ export function createHardeningService(options: HardeningServiceOptions): Harden
     describeFailure,
     onError: (job, error) => options.logger?.error('harden job failed', { job_id: job.id, error }),
   });
+  const admission = options.admission ?? createAdmission();
+  const owners = createJobOwners((id) => {
+    try {
+      return jobs.get(id).state === 'QUEUED';
+    } catch {
+      return false;
+    }
+  });
   const get = (id: string) => jobs.get<HardenSpec>(resourceId(id, 'job_id'), HARDEN_KIND) as HardenJob;
 
   return {
     runner,
     workerKind: options.kubernetes ? { kind: HARDEN_KIND, phase: 'training', events: WORKER_EVENT_TYPES } : undefined,
     impl: {
-      async harden(req) {
+      async harden(req, context) {
         const { spec, requestId } = await hardenSpec(req, limits);
+        await checkJobInputs({ dataset: spec.dataset, split: 'train', modelUri: spec.modelUri });
+        const caller = context.values.get(REQUEST_AUTH).caller?.id ?? 'anonymous';
+        admission.admitJob(caller, owners.queued(caller));
         const { job, created } = runner.submit({ spec, requestId });
+        if (created) owners.add(job.id, caller);
         if (created) rememberTraceContext(jobs, job.id);
         return { job: jobToProto(job as HardenJob) };
       },

@@ -9,4 +9,4 @@
 export { createRestKubernetesApi, inCluster, KubernetesApiError, loadClientNodeKubernetesApi, type JobObject, type KubernetesApi, type PodObject } from './api.js';
 export { evalShardsFromEnv, K8S_ENV, kubernetesRunnerOptionsFromEnv, runnerKindFromEnv, type RunnerKind } from './config.js';
 export { buildWorkerJob, K8S_LABELS, workerJobName, type WorkerJobSettings, type WorkerTemplate } from './job-spec.js';
-export { createKubernetesExecutor, createKubernetesRunner, runOnKubernetes, type KubernetesJobStatus, type KubernetesRunner, type KubernetesRunnerOptions } from './runner.js';
+export { createKubernetesExecutor, createKubernetesRunner, runOnKubernetes, type KubernetesJobStatus, type KubernetesRunner, type KubernetesRunnerOptions, WORKER_TOKEN_ENV } from './runner.js';

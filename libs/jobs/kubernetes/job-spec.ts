@@ -126,6 +126,8 @@ export function buildWorkerJob(input: {
     ...Object.entries(input.env ?? {}).map(([k, value]) => ({ name: k, value })),
   ];
   for (const e of template.env ?? []) {
+    // The per-job worker token is this job's own; a copied server environment never replaces it.
+    if (e.name === 'HARDEN_WORKER_TOKEN' && input.env?.HARDEN_WORKER_TOKEN !== undefined) continue;
     const i = env.findIndex((x) => x.name === e.name);
     if (i >= 0) env[i] = e;
     else env.push(e);

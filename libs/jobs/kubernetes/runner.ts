@@ -67,6 +67,11 @@ export interface KubernetesRunnerOptions {
   maxApiFailures?: number;
   /** @default createLogger('k8s-runner') */
   logger?: Logger;
+  /**
+   * The credential of `jobId`'s worker pods (a per-job worker token, libs/rpc/auth.ts), given to
+   * them as HARDEN_WORKER_TOKEN. @default none (a server without authentication)
+   */
+  workerToken?: (jobId: string) => string;
 }
 
 export interface RunOptions {
@@ -120,6 +125,9 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+/** The environment variable holding a worker pod's per-job token. */
+export const WORKER_TOKEN_ENV = 'HARDEN_WORKER_TOKEN';
+
 export function createKubernetesRunner(options: KubernetesRunnerOptions): KubernetesRunner {
   const { api, namespace, template } = options;
   const kind = options.kind ?? 'harden';
@@ -164,7 +172,7 @@ export function createKubernetesRunner(options: KubernetesRunnerOptions): Kubern
     async run(jobId, runOptions = {}) {
       const { signal, onStatus } = runOptions;
       const name = jobName(jobId);
-      const env = { ...traceContextEnv(context.active()), ...runOptions.env };
+      const env = { ...traceContextEnv(context.active()), ...runOptions.env, ...(options.workerToken ? { [WORKER_TOKEN_ENV]: options.workerToken(jobId) } : {}) };
       const { job: created, adopted } = await createOrAdopt(jobId, manifest(jobId, env, runOptions.shards), signal);
       const uid = created.metadata.uid;
       log.info(adopted ? 'following existing Kubernetes Job' : 'created Kubernetes Job', { job_id: jobId, k8s_job: name, namespace });
