@@ -5,7 +5,8 @@
  * writes experiment.json, one row per method and seed, into the output folder).
  *
  * Long: a run that is stopped can be started again with the same flags; (method, seed) pairs already
- * in experiment.json are kept, not run again.
+ * in experiment.json are kept, not run again, and a training stopped mid-way resumes from its last
+ * finished epoch (`harden train --resume`).
  *
  *   node dist/bench/experiment.js [--dataset fashion-mnist] [--eps 0.1] [--limit 2000] [--epochs 2]
  *     [--batch 32] [--lr 0.05] [--eval-limit 200] [--eval-size 200] [--suite standard]
@@ -85,7 +86,7 @@ for (const method of methods) {
     const t = run([
       'train', '--method', method, '--arch', values.arch!, '--dataset', values.dataset!, '--limit', values.limit!, '--epochs', values.epochs!,
       '--batch', values.batch!, '--lr', values.lr!, '--eps', values.eps!, '--seed', String(seed), '--eval-size', values['eval-size']!,
-      '--eval-steps', '10', '--backend', values.backend!, '--out', out, '--json',
+      '--eval-steps', '10', '--backend', values.backend!, '--out', out, '--resume', '--json',
     ]);
     const history = t.history as Array<{ epoch: number; train_seconds: number; collapse?: unknown }>;
     const e = run([
