@@ -77,6 +77,17 @@ export interface JobOwners {
   add(jobId: string, caller: string): void;
 }
 
+/** Whether a job of `store` is QUEUED (false for a job it does not have). */
+export function queuedIn(store: { get(id: string): { state: string } }): (jobId: string) => boolean {
+  return (id) => {
+    try {
+      return store.get(id).state === 'QUEUED';
+    } catch {
+      return false;
+    }
+  };
+}
+
 export function createJobOwners(isQueued: (jobId: string) => boolean): JobOwners {
   const owners = new Map<string, string>();
   return {

@@ -37,7 +37,7 @@ import {
   type WorkerKind,
 } from '../../libs/jobs/index.js';
 import { runOnKubernetes, type KubernetesRunner } from '../../libs/jobs/kubernetes/index.js';
-import { createAdmission, createJobOwners, describeFailure, jobCommonToProto, jobEventToProto, REQUEST_AUTH, RequestError, resourceId, sequenceFromProto, type Admission } from '../../libs/rpc/index.js';
+import { createAdmission, createJobOwners, queuedIn, describeFailure, jobCommonToProto, jobEventToProto, REQUEST_AUTH, RequestError, resourceId, sequenceFromProto, type Admission } from '../../libs/rpc/index.js';
 import { EvaluationService, type EvaluationSchema } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { ATTR, rememberTraceContext, traceContextCarrier, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
 import { DEFAULT_EVALUATE_LIMITS, evaluateSpec, type EvaluateLimits, type EvaluateSpec } from './evaluate-spec.js';
@@ -171,13 +171,7 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
   });
 
   const admission = options.admission ?? createAdmission();
-  const owners = createJobOwners((id) => {
-    try {
-      return jobs.get(id).state === 'QUEUED';
-    } catch {
-      return false;
-    }
-  });
+  const owners = createJobOwners(queuedIn(jobs));
   const get = (id: string) => {
     const evaluationId = resourceId(id, 'evaluation_id');
     try {
