@@ -45,9 +45,10 @@ type Container = {
   readinessProbe?: Probe;
   livenessProbe?: Probe;
   securityContext?: Record<string, unknown>;
+  volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
 };
 type Probe = { grpc?: { port: number; service?: string } };
-type PodSpec = { containers: Container[]; nodeSelector?: Record<string, string>; tolerations?: unknown[]; securityContext?: Record<string, unknown>; serviceAccountName?: string };
+type PodSpec = { containers: Container[]; nodeSelector?: Record<string, string>; tolerations?: unknown[]; securityContext?: Record<string, unknown>; serviceAccountName?: string; volumes?: Array<Record<string, unknown> & { name: string }> };
 type Deployment = K8sObject & { spec: { replicas: number; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } };
 
 const kubectl = hasKubectl();
@@ -141,10 +142,16 @@ describe('deploy/k8s manifests', { skip }, () => {
         assert.equal(args[args.indexOf('--port') + 1], String(DEFAULT_PORT));
         assert.equal(args[args.indexOf('--service') + 1], d.metadata.name.replace('harden-', ''));
         assert.equal(args[args.indexOf('--host') + 1], '0.0.0.0', 'listens beyond loopback');
+        // TLS on the RPC port, so the kubelet's gRPC probes (no TLS, no token) go to the plaintext
+        // health-only port that HARDEN_HEALTH_PORT opens.
+        const healthPort = c.ports?.find((p) => p.name === 'health')?.containerPort;
+        assert.ok(healthPort && healthPort !== DEFAULT_PORT, `${d.metadata.name} has a health port`);
+        const config = byKind<K8sObject & { data: Record<string, string> }>(objects, 'ConfigMap').find((m) => m.metadata.name.startsWith('harden-config'))!;
+        assert.equal(config.data.HARDEN_HEALTH_PORT, String(healthPort));
         for (const kind of ['startupProbe', 'readinessProbe', 'livenessProbe'] as const) {
           const probe = c[kind]?.grpc;
           assert.ok(probe, `${d.metadata.name} has a native grpc ${kind}`);
-          assert.equal(probe.port, DEFAULT_PORT);
+          assert.equal(probe.port, healthPort);
           assert.equal(probe.service, HEALTH_NAME[d.metadata.name], `${d.metadata.name} ${kind} names its health service`);
         }
         assert.ok(c.resources?.requests?.cpu && c.resources?.requests?.memory, `${d.metadata.name} requests resources`);
@@ -156,6 +163,8 @@ describe('deploy/k8s manifests', { skip }, () => {
         assert.equal(svc.spec.ports[0].targetPort, 'grpc');
         for (const [k, v] of Object.entries(svc.spec.selector)) assert.equal(d.spec.template.metadata.labels[k], v, `Service ${svc.metadata.name} selects its pods`);
       }
+      const svcPorts = byKind<K8sObject & { spec: { ports: Array<{ port: number }> } }>(objects, 'Service').flatMap((x) => x.spec.ports.map((p) => p.port));
+      assert.ok(!svcPorts.some((p) => p !== DEFAULT_PORT), 'no Service exposes the health port');
       const policy = byKind<K8sObject & { spec: { ingress: Array<{ ports: Array<{ port: number }> }> } }>(objects, 'NetworkPolicy')[0];
       assert.deepEqual(policy.spec.ingress.flatMap((r) => r.ports.map((p) => p.port)), [DEFAULT_PORT]);
       const pdbs = byKind<K8sObject & { spec: { selector: { matchLabels: Record<string, string> } } }>(objects, 'PodDisruptionBudget');
@@ -208,6 +217,24 @@ describe('deploy/k8s manifests', { skip }, () => {
     }
   });
 
+  it('serve TLS from the harden-tls Secret, tokens from harden-auth, and call each other over https', () => {
+    for (const { objects } of [cpu, gpu]) {
+      const config = byKind<K8sObject & { data: Record<string, string> }>(objects, 'ConfigMap').find((m) => m.metadata.name.startsWith('harden-config'))!;
+      for (const url of [config.data[K8S_ENV.TRAINING_URL], config.data[K8S_ENV.EVALUATION_URL]]) assert.equal(new URL(url!).protocol, 'https:', url);
+      for (const d of byKind<Deployment>(objects, 'Deployment')) {
+        const c = container(d);
+        const pod = d.spec.template.spec;
+        const secretAt = (file: string) => {
+          const mount = c.volumeMounts?.find((m) => file.startsWith(`${m.mountPath}/`));
+          const volume = pod.volumes?.find((v) => v.name === mount?.name) as { secret?: { secretName: string } } | undefined;
+          return volume?.secret?.secretName;
+        };
+        for (const key of ['HARDEN_TLS_CERT', 'HARDEN_TLS_KEY', K8S_ENV.CA_FILE]) assert.equal(secretAt(config.data[key]!), 'harden-tls', `${d.metadata.name}: ${key} lies in the harden-tls Secret`);
+        for (const key of ['HARDEN_AUTH_TOKENS', 'HARDEN_WORKER_KEY_FILE', 'HARDEN_EVALUATION_TOKEN_FILE']) assert.equal(secretAt(config.data[key]!), 'harden-auth', `${d.metadata.name}: ${key} lies in the harden-auth Secret`);
+      }
+    }
+  });
+
   it('pass only flags that harden serve accepts', () => {
     const help = spawnSync(process.execPath, [CLI, 'serve', '--help'], { encoding: 'utf8' });
     assert.equal(help.status, 0, help.stderr);
@@ -242,6 +269,14 @@ describe('deploy/k8s manifests', { skip }, () => {
     assert.deepEqual(job.spec.template.spec.nodeSelector, training.spec.template.spec.nodeSelector);
     assert.ok(worker.envFrom?.some((e) => e.configMapRef?.name === config.metadata.name), 'workers get the same ConfigMap');
     assert.ok(worker.env?.some((e) => e.valueFrom?.secretKeyRef?.name === 'harden-s3'), 'and the S3 Secret');
+    // The CA it reports over TLS with, and nothing else of the TLS Secret (the server's key stays out).
+    const caFile = config.data[K8S_ENV.CA_FILE]!;
+    const caMount = worker.volumeMounts?.find((m) => caFile.startsWith(`${m.mountPath}/`));
+    assert.ok(caMount, 'workers mount the folder of HARDEN_CA_FILE');
+    const caVolume = job.spec.template.spec.volumes?.find((v) => v.name === caMount.name) as { secret?: { secretName: string; items?: Array<{ key: string; path: string }> } };
+    assert.equal(caVolume.secret?.secretName, 'harden-tls');
+    assert.deepEqual(caVolume.secret?.items, [{ key: 'ca.crt', path: 'ca.crt' }], 'only ca.crt');
+    assert.ok(!job.spec.template.spec.volumes?.some((v) => JSON.stringify(v).includes('harden-auth')), 'workers get no token file: their own token comes in the environment');
     const args = worker.args ?? [];
     assert.deepEqual(args.slice(0, 3), ['worker', '--job', '0b6c1f9e-3c2d-4a55-9a1e-2f0f5e3f7a10']);
     assert.equal(args[args.indexOf('--server') + 1], config.data[K8S_ENV.TRAINING_URL]);

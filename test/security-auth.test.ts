@@ -360,3 +360,86 @@ describe('binding beyond loopback', () => {
     }
   });
 });
+
+describe('the deploy overlays’ shape: TLS and tokens from files named in the environment, a plaintext health port', () => {
+  it('serves the health check alone in plaintext on --health-port, and everything on the RPC port behind TLS and a token', async () => {
+    const dir = tempDir('harden-deploy-shape');
+    makeCertificates(dir);
+    writeFileSync(join(dir, 'tokens'), `submit ${SUBMIT} ci\n`);
+    const cli = new URL('../cli/main.js', import.meta.url).pathname;
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [cli, 'serve', '--service', 'evaluation', '--host', '0.0.0.0', '--port', '0', '--store', pathToFileURL(join(dir, 'store')).href, '--backend', 'wasm', '--json'], {
+      env: {
+        ...process.env,
+        HARDEN_TLS_CERT: join(dir, 'server.crt'),
+        HARDEN_TLS_KEY: join(dir, 'server.key'),
+        HARDEN_AUTH_TOKENS: join(dir, 'tokens'),
+        HARDEN_HEALTH_PORT: '0',
+        HARDEN_ALLOWED_HOSTS: 'localhost',
+        HARDEN_LOG_LEVEL: 'error',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const pkg = grpcPkg();
+    try {
+      await waitFor(() => stdout.includes('\n') || child.exitCode !== null, 60_000, `harden serve to listen (stderr: ${stderr})`);
+      const summary = JSON.parse(stdout.split('\n')[0]!) as { url: string; port: number; health_port: number; auth_required: boolean };
+      assert.equal(summary.auth_required, true);
+      assert.match(summary.url, /^https:/);
+      assert.ok(summary.health_port > 0 && summary.health_port !== summary.port);
+      const plain = grpc.credentials.createInsecure();
+      const health = `127.0.0.1:${summary.health_port}`;
+      // The kubelet's probe: plaintext, no token, naming the service's health entry.
+      const check = (service: string) =>
+        new Promise<string>((resolve, reject) => {
+          const client = new pkg.grpc.health.v1.Health(health, plain);
+          client.check({ service }, { deadline: new Date(Date.now() + 5000) }, (e: grpc.ServiceError | null, r: { status: string }) => {
+            client.close();
+            if (e) reject(e);
+            else resolve(r.status);
+          });
+        });
+      await waitFor(async () => (await check('robustness.v1.EvaluationService')) === 'SERVING', 30_000, 'the health port to say SERVING');
+      await assert.rejects(check('robustness.v1.NoSuchService'), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+      // Nothing but health there, with or without a token.
+      const listReports = RPCS.find((r) => r.method === 'ListReports')!;
+      assert.equal(await grpcCall(pkg, health, plain, listReports, SUBMIT), grpc.status.UNIMPLEMENTED);
+      // The RPC port: no plaintext, no call without a token, the call with one.
+      const target = `localhost:${summary.port}`;
+      assert.equal(await grpcCall(pkg, `127.0.0.1:${summary.port}`, plain, listReports, SUBMIT), grpc.status.UNAVAILABLE);
+      const ssl = grpc.credentials.createSsl(readFileSync(join(dir, 'ca.crt')));
+      assert.equal(await grpcCall(pkg, target, ssl, listReports, undefined), grpc.status.UNAUTHENTICATED);
+      assert.equal(await grpcCall(pkg, target, ssl, listReports, SUBMIT), 0);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names what is wrong with the TLS and health-port settings, exit 2', () => {
+    const cli = new URL('../cli/main.js', import.meta.url).pathname;
+    const run = (args: string[], env: Record<string, string>) => {
+      try {
+        execFileSync(process.execPath, [cli, 'serve', '--port', '0', ...args], { stdio: 'pipe', env: { ...process.env, HARDEN_AUTH_TOKENS: '', ...env } });
+        return { status: 0, stderr: '' };
+      } catch (error) {
+        const e = error as { status: number; stderr: Buffer };
+        return { status: e.status, stderr: e.stderr.toString() };
+      }
+    };
+    const missing = run([], { HARDEN_TLS_CERT: '/nonexistent/tls.crt', HARDEN_TLS_KEY: '/nonexistent/tls.key' });
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /--tls-cert \/nonexistent\/tls\.crt: ENOENT/);
+    const half = run([], { HARDEN_TLS_CERT: '/nonexistent/tls.crt' });
+    assert.equal(half.status, 2);
+    assert.match(half.stderr, /--tls-cert and --tls-key go together/);
+    const badPort = run(['--health-port', '70000'], {});
+    assert.equal(badPort.status, 2);
+    assert.match(badPort.stderr, /--health-port must be at most 65535/);
+  });
+});

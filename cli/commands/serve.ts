@@ -14,7 +14,7 @@ export const serveHelp = `harden serve [--service all|training|adversarial|evalu
              [--db PATH | --state DIR] [--evaluation-url URL] [--tls-cert FILE --tls-key FILE]
              [--backend B] [--concurrency N] [--queue-limit N] [--attack-workers N] [--grace S]
              [--allow-uri URI …] [--no-dashboard] [--token-file F …] [--tls-client-ca FILE]
-             [--worker-key-file F] [--allowed-host NAME …] [--insecure] [--json]
+             [--worker-key-file F] [--allowed-host NAME …] [--health-port P] [--insecure] [--json]
   Runs the gRPC services (all three by default) on one port: gRPC, gRPC-Web and Connect over HTTP/2
   (h2c, or TLS with --tls-cert/--tls-key) and HTTP/1.1, with grpc.health.v1 health per service,
   server reflection, and the dashboard at /. Defaults: host 127.0.0.1, port 50051, store
@@ -39,7 +39,11 @@ export const serveHelp = `harden serve [--service all|training|adversarial|evalu
   when absent, so pods outlive no restart). Without credentials the server only binds loopback,
   unless --insecure. A training server calling another server's evaluation service sends the
   token in $HARDEN_EVALUATION_TOKEN_FILE. Requests must name this server's host (loopback names, the --host address,
-  --allowed-host NAME …, $HARDEN_ALLOWED_HOSTS): others get PERMISSION_DENIED (RPCs) or 421.`;
+  --allowed-host NAME …, $HARDEN_ALLOWED_HOSTS): others get PERMISSION_DENIED (RPCs) or 421.
+  TLS files may come from $HARDEN_TLS_CERT, $HARDEN_TLS_KEY and $HARDEN_TLS_CLIENT_CA; $HARDEN_CA_FILE
+  is the CA trusted when calling another server over https (the evaluation service).
+  --health-port P ($HARDEN_HEALTH_PORT) also serves the health check alone, in plaintext and open,
+  on port P: for Kubernetes' gRPC probes, which speak neither TLS nor tokens.`;
 
 const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost'];
 
@@ -76,6 +80,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'tls-client-ca': { type: 'string' },
       'worker-key-file': { type: 'string' },
       'allowed-host': { type: 'string', multiple: true },
+      'health-port': { type: 'string' },
       insecure: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -84,7 +89,24 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const services = parseServices(values.service ?? 'all');
   const port = nonNegativeInt('--port', values.port) ?? 50051;
   if (port > 65535) throw new CliError(`--port must be at most 65535; got "${values.port}"`);
-  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new CliError('--tls-cert and --tls-key go together');
+  values['tls-cert'] ??= process.env.HARDEN_TLS_CERT?.trim() || undefined;
+  values['tls-key'] ??= process.env.HARDEN_TLS_KEY?.trim() || undefined;
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new CliError('--tls-cert and --tls-key go together ($HARDEN_TLS_CERT and $HARDEN_TLS_KEY too)');
+  for (const flag of ['tls-cert', 'tls-key'] as const) {
+    const file = values[flag];
+    if (file !== undefined) {
+      try {
+        readFileSync(file);
+      } catch (error) {
+        throw new CliError(`--${flag} ${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`, 2, { cause: error });
+      }
+    }
+  }
+  const healthPortText = values['health-port'] ?? (process.env.HARDEN_HEALTH_PORT?.trim() || undefined);
+  const healthPort = nonNegativeInt('--health-port', healthPortText);
+  if (healthPort !== undefined && healthPort > 65535) throw new CliError(`--health-port must be at most 65535; got "${healthPortText}"`);
+  if (healthPort !== undefined && healthPort !== 0 && healthPort === port) throw new CliError(`--health-port ${healthPort}: that is the RPC port; give another`);
+  const caFile = process.env.HARDEN_CA_FILE?.trim() || undefined;
   if (values.db !== undefined && values.state !== undefined) throw new CliError('give --db PATH or --state DIR, not both');
   const evaluationUrl = values['evaluation-url'] ?? (process.env.HARDEN_EVALUATION_URL?.trim() || undefined);
   if (services.includes('training') && !services.includes('evaluation') && !evaluationUrl) {
@@ -154,6 +176,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
       allowedHosts,
       insecure: values.insecure ?? false,
       ...(evaluationToken ? { evaluationToken } : {}),
+      ...(caFile ? { evaluationCaFile: caFile } : {}),
+      ...(healthPort !== undefined ? { healthPort } : {}),
       ...(values.store ?? process.env.HARDEN_STORE ? { storeUri: values.store ?? process.env.HARDEN_STORE } : {}),
       ...(values.db ? { dbPath: values.db } : values.state ? { dbPath: join(values.state, 'jobs.sqlite') } : {}),
       ...(evaluationUrl ? { evaluationUrl } : {}),
@@ -169,11 +193,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
   } catch (error) {
     await shutdownTelemetry();
     const e = error as NodeJS.ErrnoException;
-    if (e?.code === 'EADDRINUSE') throw new CliError(`--port ${port}: the address is already in use`, 1, { cause: error });
-    if (e?.code === 'EACCES') throw new CliError(`--port ${port}: permission denied`, 1, { cause: error });
+    const which = (error as { healthPort?: boolean })?.healthPort ? `--health-port ${healthPort}` : `--port ${port}`;
+    if (e?.code === 'EADDRINUSE') throw new CliError(`${which}: the address is already in use`, 1, { cause: error });
+    if (e?.code === 'EACCES') throw new CliError(`${which}: permission denied`, 1, { cause: error });
     throw error;
   }
-  const summary = { url: server.url, port: server.port, services: server.services, store_uri: server.storeUri, db_path: server.dbPath, allowed_locations: server.allowedLocations ?? null, auth_required: server.auth.required };
+  const summary = { url: server.url, port: server.port, ...(server.healthPort !== undefined ? { health_port: server.healthPort } : {}), services: server.services, store_uri: server.storeUri, db_path: server.dbPath, allowed_locations: server.allowedLocations ?? null, auth_required: server.auth.required };
   if (values.json) printJson(summary);
   else printLine(`harden serve: ${server.services.join(', ')} on ${server.url} (gRPC, gRPC-Web, Connect; dashboard ${server.url}/); store ${server.storeUri}; jobs ${server.dbPath}; ${server.allowedLocations ? `requests may name ${server.allowedLocations.join(', ')}` : 'requests may name any location (loopback)'}`);
 

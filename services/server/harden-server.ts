@@ -85,6 +85,12 @@ export interface HardenServerOptions {
    * always allowed. @default none more; bound to a wildcard address with none given, any
    */
   allowedHosts?: readonly string[];
+  /**
+   * Also serve the gRPC health check (grpc.health.v1 only) in plaintext on this port, without
+   * credentials or Host check: for probes that cannot speak TLS or carry a token (Kubernetes' gRPC
+   * probes). It answers serving states and nothing else. @default none
+   */
+  healthPort?: number;
   /** Serve a non-loopback address without credentials. @default false (refuse to start) */
   insecure?: boolean;
   /** Bearer token for the evaluation service at `evaluationUrl` (when it is another server that needs one). */
@@ -156,6 +162,8 @@ export interface HardenServer {
   /** `http://host:port` (https with TLS). */
   readonly url: string;
   readonly port: number;
+  /** The plaintext health-check port (HardenServerOptions.healthPort), when there is one. */
+  readonly healthPort: number | undefined;
   readonly services: readonly ServiceName[];
   readonly storeUri: string;
   /** The locations requests may name, or undefined when any (HardenServerOptions.allowedLocations). */
@@ -340,8 +348,21 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
       router.service(ReflectionV1alpha, reflectionV1alpha(reflection));
     },
   });
+  // The probe port: the same health states, nothing else on it.
+  const healthServer =
+    options.healthPort !== undefined
+      ? createRpcServer({ host, port: options.healthPort, routes: (router) => router.service(Health, health.impl), ...(logger ? { logger } : {}) })
+      : undefined;
   try {
     const address = await server.listen();
+    if (healthServer) {
+      try {
+        await healthServer.listen();
+      } catch (error) {
+        await server.close({ graceMs: 0 });
+        throw Object.assign(error as Error, { healthPort: true });
+      }
+    }
     // Calls to itself go over loopback (a wildcard address is not one to connect to); with TLS by
     // name, so that a certificate for localhost matches.
     const loopback = options.tls ? 'localhost' : '127.0.0.1';
@@ -367,6 +388,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
   return {
     url: server.url,
     port: server.port,
+    healthPort: healthServer?.port,
     services,
     storeUri,
     allowedLocations: locations.allowed,
@@ -385,7 +407,7 @@ export async function startHardenServer(options: HardenServerOptions = {}): Prom
         health.shutdown();
         dashboardAbort.abort();
         await Promise.all([hardening?.runner.shutdown({ graceMs }), evaluation?.runner.shutdown({ graceMs })]);
-        await server.close({ graceMs: Math.min(graceMs, 5000) });
+        await Promise.all([server.close({ graceMs: Math.min(graceMs, 5000) }), healthServer?.close({ graceMs: 0 })]);
         await adversarial?.close();
         stopJobMetrics();
         jobs.close();

@@ -18,10 +18,12 @@
  * | `HARDEN_EVAL_SHARDS` | evaluation service: run each evaluation as an Indexed Job of this many pods (each one slice of the test set); `0` evaluates in the service's own threads | `0` |
  * | `HARDEN_EVALUATION_URL` | where evaluation shard workers report | `http://harden-evaluation:50051` |
  * | `HARDEN_K8S_EVAL_WORKER_GPUS` | `nvidia.com/gpu` per evaluation shard worker | `0` |
+ * | `HARDEN_CA_FILE` | the CA workers trust when they report over https | none |
  *
  * From its own pod the runner also copies to the workers: `envFrom` (the ConfigMap and Secret), the
  * plain `env` values, `nodeSelector`, `tolerations` and `imagePullSecrets`, so a GPU overlay that
- * places the training pod on GPU nodes places its workers there too.
+ * places the training pod on GPU nodes places its workers there too. When `HARDEN_CA_FILE` lies in a
+ * Secret this pod mounts, the workers mount that one key of the Secret at the same place.
  */
 import { inCluster, inClusterKubernetesApi, inClusterNamespace, KubernetesApiError, loadClientNodeKubernetesApi, type KubernetesApi, type PodObject } from './api.js';
 import type { WorkerTemplate } from './job-spec.js';
@@ -43,6 +45,7 @@ export const K8S_ENV = {
   EVAL_SHARDS: 'HARDEN_EVAL_SHARDS',
   EVALUATION_URL: 'HARDEN_EVALUATION_URL',
   EVAL_WORKER_GPUS: 'HARDEN_K8S_EVAL_WORKER_GPUS',
+  CA_FILE: 'HARDEN_CA_FILE',
   /** Downward API: this pod's name and namespace. */
   POD_NAME: 'POD_NAME',
   POD_NAMESPACE: 'POD_NAMESPACE',
@@ -84,6 +87,22 @@ export function templateFromPod(pod: PodObject): Partial<WorkerTemplate> {
 }
 
 /**
+ * Where `caFile` comes from, when it lies in a Secret volume of this pod: that Secret, the key and
+ * the mount folder. A CA outside a Secret (baked into the image) needs nothing mounted.
+ */
+export function caSecretFromPod(pod: PodObject, caFile: string): WorkerTemplate['caSecret'] {
+  const container = pod.spec.containers.find((c) => c.name === 'harden') ?? pod.spec.containers[0];
+  for (const mount of container?.volumeMounts ?? []) {
+    const dir = mount.mountPath.replace(/\/+$/, '');
+    if (!caFile.startsWith(`${dir}/`)) continue;
+    const key = caFile.slice(dir.length + 1);
+    const volume = pod.spec.volumes?.find((v) => v.name === mount.name) as { secret?: { secretName?: string } } | undefined;
+    if (volume?.secret?.secretName && key && !key.includes('/')) return { secretName: volume.secret.secretName, key, mountPath: dir };
+  }
+  return undefined;
+}
+
+/**
  * How many shards `HARDEN_EVAL_SHARDS` asks for (0: evaluate in-process). Sharding needs the
  * Kubernetes runner: a count without `HARDEN_RUNNER=kubernetes` is a configuration error.
  */
@@ -114,8 +133,11 @@ export async function kubernetesRunnerOptionsFromEnv(env: Env = process.env, api
   if (!image) throw new KubernetesApiError(0, `set ${K8S_ENV.WORKER_IMAGE} (or ${K8S_ENV.POD_NAME} and ${K8S_ENV.POD_NAMESPACE}, so the worker image is read from this pod)`, { reason: 'Invalid' });
   const evaluation = role === 'evaluation';
   const serverUrl = evaluation ? env[K8S_ENV.EVALUATION_URL]?.trim() || 'http://harden-evaluation:50051' : env[K8S_ENV.TRAINING_URL]?.trim() || 'http://harden-training:50051';
+  const caFile = env[K8S_ENV.CA_FILE]?.trim();
+  const caSecret = own && caFile ? caSecretFromPod(own, caFile) : undefined;
   const template: WorkerTemplate = {
     ...inherited,
+    ...(caSecret ? { caSecret } : {}),
     image,
     extraArgs: ['--server', serverUrl],
     gpus: int(env, evaluation ? K8S_ENV.EVAL_WORKER_GPUS : K8S_ENV.WORKER_GPUS, 0, 0),

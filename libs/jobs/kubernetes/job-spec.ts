@@ -62,6 +62,11 @@ export interface WorkerTemplate {
   priorityClassName?: string;
   /** Extra labels on the Job and its pods. */
   labels?: Record<string, string>;
+  /**
+   * The CA the worker trusts when it reports over TLS (`HARDEN_CA_FILE`): one key of a Secret,
+   * mounted alone at `mountPath` (the server's own key, in the same Secret, stays out of the pod).
+   */
+  caSecret?: { secretName: string; key: string; mountPath: string };
 }
 
 /** Job-level settings. */
@@ -143,7 +148,7 @@ export function buildWorkerJob(input: {
     // The last lines of a failed worker's log become the pod's termination message: the runner reports it.
     terminationMessagePolicy: 'FallbackToLogsOnError',
     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...(template.caSecret ? [{ name: 'ca', mountPath: template.caSecret.mountPath, readOnly: true }] : [])],
   };
   const pod: PodSpec = {
     restartPolicy: 'Never',
@@ -152,7 +157,10 @@ export function buildWorkerJob(input: {
     ...(template.priorityClassName ? { priorityClassName: template.priorityClassName } : {}),
     securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
     containers: [container],
-    volumes: [{ name: 'tmp', emptyDir: {} }],
+    volumes: [
+      { name: 'tmp', emptyDir: {} },
+      ...(template.caSecret ? [{ name: 'ca', secret: { secretName: template.caSecret.secretName, items: [{ key: template.caSecret.key, path: template.caSecret.key }], defaultMode: 0o444 } }] : []),
+    ],
     ...(template.nodeSelector && Object.keys(template.nodeSelector).length ? { nodeSelector: template.nodeSelector } : {}),
     ...(template.tolerations?.length ? { tolerations: template.tolerations } : {}),
     ...(template.imagePullSecrets?.length ? { imagePullSecrets: template.imagePullSecrets } : {}),
