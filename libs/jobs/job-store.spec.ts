@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { createJobStore, JobError, watchEvents, type JobEvent } from './index.js';
 
 const tempDb = () => join(mkdtempSync(join(tmpdir(), 'jobs-')), 'jobs.sqlite');
@@ -85,6 +86,42 @@ describe('job store', () => {
     assert.deepEqual(b.events(job.id, 2).map((e) => e.type), ['checkpoint']);
     assert.equal(b.create({ kind: 'k', spec: { x: 1 }, requestId: 'same' }).job.id, job.id);
     b.close();
+  });
+
+  it('counts each owner’s QUEUED jobs for admission, across reopening, and opens a version-1 database', () => {
+    const path = tempDb();
+    let store = createJobStore({ path });
+    const seen: number[] = [];
+    const admit = (_: unknown, queued: number) => void seen.push(queued);
+    const a1 = store.create({ kind: 'k', spec: { n: 1 }, owner: 'alice', admit }).job;
+    store.create({ kind: 'k', spec: { n: 2 }, owner: 'alice', admit });
+    store.create({ kind: 'k', spec: { n: 3 }, owner: 'bob', admit });
+    store.create({ kind: 'other', spec: { n: 4 }, owner: 'alice', admit });
+    assert.deepEqual(seen, [0, 1, 0, 0]);
+    store.transition(a1.id, 'RUNNING'); // no longer queued
+    store.close();
+    store = createJobStore({ path });
+    store.create({ kind: 'k', spec: { n: 5 }, owner: 'alice', admit });
+    assert.deepEqual(seen.at(-1), 1, 'after reopening, alice still has one queued job of kind k');
+    assert.throws(() => store.create({ kind: 'k', spec: { n: 6 }, owner: 'alice', admit: (_, queued) => { if (queued >= 2) throw new JobError('resource-exhausted', 'full'); } }), (e: unknown) => JobError.is(e, 'resource-exhausted'));
+    assert.equal(store.counts('k').QUEUED, 3, 'the refused job was not stored');
+    store.close();
+
+    // A database written before owners existed (schema 1): it opens, its jobs count for no one.
+    const old = tempDb();
+    const db = new Database(old);
+    db.exec(`CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, request_id TEXT, state TEXT NOT NULL,
+      spec TEXT NOT NULL, outputs TEXT NOT NULL DEFAULT '{}', progress TEXT NOT NULL DEFAULT '{}', error_code TEXT, error_message TEXT, created_at INTEGER NOT NULL,
+      started_at INTEGER, ended_at INTEGER, updated_at INTEGER NOT NULL, last_sequence INTEGER NOT NULL DEFAULT 0, cancel_requested INTEGER NOT NULL DEFAULT 0,
+      attempts INTEGER NOT NULL DEFAULT 0, UNIQUE (kind, request_id));
+      INSERT INTO jobs (id, kind, state, spec, created_at, updated_at) VALUES ('old-1', 'k', 'QUEUED', '{}', 1, 1);`);
+    db.pragma('user_version = 1');
+    db.close();
+    store = createJobStore({ path: old });
+    assert.equal(store.get('old-1').state, 'QUEUED');
+    store.create({ kind: 'k', spec: {}, owner: 'alice', admit });
+    assert.equal(seen.at(-1), 0);
+    store.close();
   });
 
   it('watchEvents replays from a sequence number, follows new events and ends after the final state', async () => {

@@ -33,11 +33,14 @@ export interface CreateJobInput<Spec> {
   requestId?: string | undefined;
   /** @default a random UUID */
   id?: string;
+  /** Who asked for the job (a caller id), kept with it so per-caller limits survive a restart. */
+  owner?: string;
   /**
-   * Called inside the creating transaction with the kind's current counts, before the insert;
-   * throw (e.g. `resource-exhausted`) to refuse the job. Not called for an idempotent repeat.
+   * Called inside the creating transaction with the kind's current counts and how many QUEUED jobs
+   * of this kind `owner` has (0 without one), before the insert; throw (e.g. `resource-exhausted`)
+   * to refuse the job. Not called for an idempotent repeat.
    */
-  admit?: (counts: Record<JobState, number>) => void;
+  admit?: (counts: Record<JobState, number>, ownerQueued: number) => void;
 }
 
 export interface ListJobsInput {
@@ -117,7 +120,8 @@ interface EventRow {
   data: string;
 }
 
-const SCHEMA_VERSION = 1;
+/** 2: jobs.owner (version-1 databases gain the column, NULL for their jobs). */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -138,6 +142,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   last_sequence INTEGER NOT NULL DEFAULT 0,
   cancel_requested INTEGER NOT NULL DEFAULT 0,
   attempts INTEGER NOT NULL DEFAULT 0,
+  owner TEXT,
   UNIQUE (kind, request_id)
 );
 CREATE INDEX IF NOT EXISTS jobs_kind_state ON jobs (kind, state, seq);
@@ -212,15 +217,19 @@ export function createJobStore(options: JobStoreOptions): JobStore {
     throw new JobError('failed-precondition', `${options.path} holds job schema version ${version}; this build reads ${SCHEMA_VERSION}`);
   }
   db.exec(SCHEMA);
+  const columns = db.prepare<[], { name: string }>('PRAGMA table_info(jobs)').all();
+  if (!columns.some((c) => c.name === 'owner')) db.exec('ALTER TABLE jobs ADD COLUMN owner TEXT');
+  db.exec('CREATE INDEX IF NOT EXISTS jobs_kind_owner_state ON jobs (kind, owner, state)');
   db.pragma(`user_version = ${SCHEMA_VERSION}`);
 
   const q = {
     byId: db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
     byRequest: db.prepare<[string, string], JobRow>('SELECT * FROM jobs WHERE kind = ? AND request_id = ?'),
     insert: db.prepare(
-      `INSERT INTO jobs (id, kind, request_id, state, spec, created_at, updated_at) VALUES (@id, @kind, @requestId, 'QUEUED', @spec, @now, @now)`,
+      `INSERT INTO jobs (id, kind, request_id, state, spec, owner, created_at, updated_at) VALUES (@id, @kind, @requestId, 'QUEUED', @spec, @owner, @now, @now)`,
     ),
     counts: db.prepare<[string], { state: string; n: number }>('SELECT state, COUNT(*) AS n FROM jobs WHERE kind = ? GROUP BY state'),
+    ownerQueued: db.prepare<[string, string], { n: number }>("SELECT COUNT(*) AS n FROM jobs WHERE kind = ? AND owner = ? AND state = 'QUEUED'"),
     inState: db.prepare<[string, string, number], JobRow>('SELECT * FROM jobs WHERE kind = ? AND state = ? ORDER BY seq LIMIT ?'),
     nextSeq: db.prepare<[number, string], { last_sequence: number }>(
       'UPDATE jobs SET last_sequence = last_sequence + 1, updated_at = ? WHERE id = ? RETURNING last_sequence',
@@ -314,8 +323,8 @@ export function createJobStore(options: JobStoreOptions): JobStore {
             return { job: toRecord<Spec>(existing), created: false };
           }
         }
-        input.admit?.(counts(input.kind));
-        q.insert.run({ id, kind: input.kind, requestId, spec, now: now() });
+        input.admit?.(counts(input.kind), input.owner === undefined ? 0 : q.ownerQueued.get(input.kind, input.owner)!.n);
+        q.insert.run({ id, kind: input.kind, requestId, spec, owner: input.owner ?? null, now: now() });
         appendRow(id, 'state', { state: 'QUEUED' });
         return { job: toRecord<Spec>(row(id)), created: true };
       });

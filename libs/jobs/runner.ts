@@ -76,6 +76,10 @@ export interface SubmitInput<Spec> {
   spec: Spec;
   requestId?: string | undefined;
   id?: string;
+  /** Who asks (a caller id), stored with the job. */
+  owner?: string;
+  /** Checks `owner`'s QUEUED jobs of this kind, in the creating transaction; throw to refuse. */
+  admitOwner?: (queued: number) => void;
 }
 
 export interface ShutdownOptions {
@@ -238,7 +242,9 @@ export function createJobRunner<Spec>(options: JobRunnerOptions<Spec>): JobRunne
         spec: input.spec,
         requestId: input.requestId,
         ...(input.id ? { id: input.id } : {}),
-        admit: (counts) => {
+        ...(input.owner !== undefined ? { owner: input.owner } : {}),
+        admit: (counts, ownerQueued) => {
+          input.admitOwner?.(ownerQueued);
           const free = state === 'RUNNING' && counts.RUNNING < concurrency;
           if (!free && counts.QUEUED >= queueLimit) {
             throw new JobError(

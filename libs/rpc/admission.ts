@@ -69,38 +69,3 @@ export function createAdmission(limits: Partial<AdmissionLimits> = {}): Admissio
     },
   };
 }
-
-/** Who submitted which job still waiting (in memory: after a restart, queued jobs count for no one). */
-export interface JobOwners {
-  /** How many of `caller`'s jobs are still QUEUED (forgets the others). */
-  queued(caller: string): number;
-  add(jobId: string, caller: string): void;
-}
-
-/** Whether a job of `store` is QUEUED (false for a job it does not have). */
-export function queuedIn(store: { get(id: string): { state: string } }): (jobId: string) => boolean {
-  return (id) => {
-    try {
-      return store.get(id).state === 'QUEUED';
-    } catch {
-      return false;
-    }
-  };
-}
-
-export function createJobOwners(isQueued: (jobId: string) => boolean): JobOwners {
-  const owners = new Map<string, string>();
-  return {
-    queued(caller) {
-      let n = 0;
-      for (const [id, c] of owners) {
-        if (!isQueued(id)) owners.delete(id);
-        else if (c === caller) n++;
-      }
-      return n;
-    },
-    add(jobId, caller) {
-      owners.set(jobId, caller);
-    },
-  };
-}

@@ -7,7 +7,7 @@
 export { createRpcServer, DEFAULT_PORT, DEFAULT_READ_MAX_BYTES, DEFAULT_WRITE_MAX_BYTES, type HttpHandler, type NodeRequest, type NodeResponse, type RpcServer, type RpcServerOptions } from './server.js';
 export { describeFailure, invalidField, jobErrorCode, RequestError, toConnectError, type RequestErrorCode } from './errors.js';
 export { errorMapping } from './interceptors.js';
-export { createAdmission, createJobOwners, DEFAULT_ADMISSION_LIMITS, exhausted, queuedIn, type Admission, type AdmissionLimits, type JobOwners } from './admission.js';
+export { createAdmission, DEFAULT_ADMISSION_LIMITS, exhausted, type Admission, type AdmissionLimits } from './admission.js';
 export {
   authorization,
   bearerToken,

@@ -37,7 +37,7 @@ import {
   type WorkerKind,
 } from '../../libs/jobs/index.js';
 import { runOnKubernetes, type KubernetesRunner } from '../../libs/jobs/kubernetes/index.js';
-import { createAdmission, createJobOwners, queuedIn, describeFailure, jobCommonToProto, jobEventToProto, REQUEST_AUTH, RequestError, resourceId, sequenceFromProto, type Admission } from '../../libs/rpc/index.js';
+import { createAdmission, describeFailure, jobCommonToProto, jobEventToProto, REQUEST_AUTH, RequestError, resourceId, sequenceFromProto, type Admission } from '../../libs/rpc/index.js';
 import { EvaluationService, type EvaluationSchema } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { ATTR, rememberTraceContext, traceContextCarrier, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
 import { DEFAULT_EVALUATE_LIMITS, evaluateSpec, type EvaluateLimits, type EvaluateSpec } from './evaluate-spec.js';
@@ -171,7 +171,6 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
   });
 
   const admission = options.admission ?? createAdmission();
-  const owners = createJobOwners(queuedIn(jobs));
   const get = (id: string) => {
     const evaluationId = resourceId(id, 'evaluation_id');
     try {
@@ -193,9 +192,7 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
         const { spec, requestId } = await evaluateSpec(req, limits);
         await checkJobInputs({ dataset: spec.dataset, split: 'test', modelUri: spec.modelUri });
         const caller = context.values.get(REQUEST_AUTH).caller?.id ?? 'anonymous';
-        admission.admitJob(caller, owners.queued(caller));
-        const { job, created } = runner.submit({ spec, requestId });
-        if (created) owners.add(job.id, caller);
+        const { job, created } = runner.submit({ spec, requestId, owner: caller, admitOwner: (queued) => admission.admitJob(caller, queued) });
         if (created) rememberTraceContext(jobs, job.id);
         return { evaluation: evaluationToProto(job as JobRecord<EvaluateSpec, Partial<EvaluateOutputs>>) };
       },

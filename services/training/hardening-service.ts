@@ -8,7 +8,7 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Client, ServiceImpl } from '@connectrpc/connect';
 import type { BackendChoice } from '../../libs/engine/index.js';
 import { createJobRunner, watchEvents, type JobRecord, type JobRunner, type JobStore, type WorkerKind } from '../../libs/jobs/index.js';
-import { createAdmission, createJobOwners, queuedIn, describeFailure, jobCommonToProto, jobEventToProto, jobStateFromProto, REQUEST_AUTH, resourceId, sequenceFromProto, type Admission } from '../../libs/rpc/index.js';
+import { createAdmission, describeFailure, jobCommonToProto, jobEventToProto, jobStateFromProto, REQUEST_AUTH, resourceId, sequenceFromProto, type Admission } from '../../libs/rpc/index.js';
 import { HardeningService, type JobSchema } from '../../libs/rpc/gen/robustness/v1/hardening_pb.js';
 import type { EvaluationService } from '../../libs/rpc/gen/robustness/v1/evaluation_pb.js';
 import { ATTR, rememberTraceContext, traceJobExecutor, type Logger } from '../../libs/telemetry/index.js';
@@ -109,7 +109,6 @@ export function createHardeningService(options: HardeningServiceOptions): Harden
     onError: (job, error) => options.logger?.error('harden job failed', { job_id: job.id, error }),
   });
   const admission = options.admission ?? createAdmission();
-  const owners = createJobOwners(queuedIn(jobs));
   const get = (id: string) => jobs.get<HardenSpec>(resourceId(id, 'job_id'), HARDEN_KIND) as HardenJob;
 
   return {
@@ -120,9 +119,7 @@ export function createHardeningService(options: HardeningServiceOptions): Harden
         const { spec, requestId } = await hardenSpec(req, limits);
         await checkJobInputs({ dataset: spec.dataset, split: 'train', modelUri: spec.modelUri });
         const caller = context.values.get(REQUEST_AUTH).caller?.id ?? 'anonymous';
-        admission.admitJob(caller, owners.queued(caller));
-        const { job, created } = runner.submit({ spec, requestId });
-        if (created) owners.add(job.id, caller);
+        const { job, created } = runner.submit({ spec, requestId, owner: caller, admitOwner: (queued) => admission.admitJob(caller, queued) });
         if (created) rememberTraceContext(jobs, job.id);
         return { job: jobToProto(job as HardenJob) };
       },
