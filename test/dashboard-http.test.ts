@@ -9,6 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { REPORT_CSP } from '../libs/evaluation/index.js';
 import { sampleReport } from '../libs/evaluation/report-html.fixture.js';
+import { request as httpRequest } from 'node:http';
+import { createAuthenticator } from '../libs/rpc/index.js';
+import { createHttpGuard } from '../services/server/http-guard.js';
 import { createDashboardHandler, createInMemoryDashboardSource, startDashboardServer, type DashboardServer, type JobView } from '../services/dashboard/index.js';
 
 /** Parses Server-Sent Events from a stream of text chunks. */
@@ -152,6 +155,38 @@ describe('dashboard over node:http', () => {
     await reading;
   });
 });
+
+describe('dashboard on its own server beyond loopback', () => {
+  const source = createInMemoryDashboardSource({ jobs: [{ id: 'j1', kind: 'harden', state: 'RUNNING', progress: 0.25 }], reports: [] });
+
+  it('refuses to start without a guard, and behind the services’ guard asks for a read token and a known Host', async () => {
+    await assert.rejects(startDashboardServer(source, { host: '0.0.0.0' }), /refusing to serve the dashboard on 0\.0\.0\.0 without a guard/);
+    const authn = createAuthenticator({ tokens: [{ role: 'read', token: 'dashboard-read-token-0123456789' }], allowedHosts: ['127.0.0.1'] });
+    const server = await startDashboardServer(source, { host: '0.0.0.0', guard: createHttpGuard(authn) });
+    try {
+      const url = `http://127.0.0.1:${server.port}`;
+      assert.equal((await fetch(`${url}/jobs`)).status, 401);
+      const ok = await fetch(`${url}/jobs`, { headers: { authorization: 'Bearer dashboard-read-token-0123456789' } });
+      assert.equal(ok.status, 200);
+      assert.match(await ok.text(), /data-job-id="j1"/);
+      assert.equal((await rawHttpStatus(server.port, '/jobs', 'evil.example')), 421);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+/** GET over node:http naming `host` (fetch will not send another Host than the URL's). */
+function rawHttpStatus(port: number, path: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 describe('dashboard mounted on an HTTP/2 server beside other routes', () => {
   const source = createInMemoryDashboardSource({ jobs: [{ id: 'h2', kind: 'evaluate', state: 'RUNNING', progress: 0.1 }], reports: [sampleReport()] });
