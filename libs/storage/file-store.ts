@@ -132,18 +132,52 @@ export function createFileStore(root: string): ArtifactStore {
   return store;
 }
 
+/**
+ * `mkdir -p` that reports the real reason it failed. Node's recursive mkdir says ENOENT when a
+ * missing parent cannot be made, whatever the cause (a read-only file system, no space, no
+ * permission); the one non-recursive mkdir below the deepest folder that exists says which.
+ */
+async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    return;
+  } catch (cause) {
+    if (!isMissing(cause)) throw cause;
+    let existing = dir;
+    let below = dir;
+    for (;;) {
+      const parent = dirname(existing);
+      if (parent === existing) throw cause;
+      below = existing;
+      existing = parent;
+      try {
+        await stat(existing);
+        break;
+      } catch (error) {
+        if (!isMissing(error)) throw error;
+      }
+    }
+    try {
+      await mkdir(below);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    await mkdir(dir, { recursive: true });
+  }
+}
+
 /** Writes a temp file beside `target` with `write`, fsyncs it, renames it over `target`, fsyncs the directory. */
 async function writeAtomic(target: string, write: (handle: FileHandle) => Promise<unknown>): Promise<void> {
   const dir = dirname(target);
   const temp = join(dir, `.${target.slice(dir.length + 1)}.${randomBytes(8).toString('hex')}.tmp`);
-  await mkdir(dir, { recursive: true });
+  await makeDir(dir);
   let handle;
   try {
     handle = await open(temp, 'wx');
   } catch (cause) {
     // A concurrent `delete` may have pruned the freshly made directory: make it again, once.
     if (!isMissing(cause)) throw cause;
-    await mkdir(dir, { recursive: true });
+    await makeDir(dir);
     handle = await open(temp, 'wx');
   }
   try {
