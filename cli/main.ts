@@ -3,6 +3,7 @@
  * The `harden` command. Each verb lives in cli/commands/; failures print one line on stderr and
  * exit non-zero (2 for bad usage or input, 1 for a failed run).
  */
+import { BACKEND_NAMES } from '../libs/engine/index.js';
 import { CliError, exitCodeOf } from './cli-error.js';
 import { attackCommand, attackHelp } from './commands/attack.js';
 import { benchCommand, benchHelp } from './commands/bench.js';
@@ -45,7 +46,12 @@ function usage(): string {
     '',
     ...Object.values(COMMANDS).map((c) => c.help),
     '',
-    'Environment: HARDEN_BACKEND=auto|wasm|webgpu|cpu|tensorflow, HARDEN_WORKERS=N',
+    'Data sets (--dataset D): mnist (the embedded 10,000 digits), fashion-mnist[:DIR], idx:DIR, cifar10:DIR,',
+    '  cifar100:DIR, tiny-imagenet:DIR, folder:DIR (one subfolder of PNG/JPEG images per class, classes in',
+    '  sorted folder order; --size HxW resizes images that differ). DIR may be a store URI (s3://bucket/data):',
+    '  fetched once into $HARDEN_DATA_CACHE, verified by content digest.',
+    '',
+    `Environment: HARDEN_BACKEND=auto|${BACKEND_NAMES.join('|')}, HARDEN_WORKERS=N`,
   ].join('\n');
 }
 

@@ -6,12 +6,13 @@ import { defaultWorkerCount, initEngine, resolveBackendChoice, type BackendChoic
 import { loadDataset, type Dataset } from '../libs/data/index.js';
 import { loadModelFromUri } from '../libs/models/index.js';
 import { CliError } from './cli-error.js';
-import { nonNegativeInt, positiveInt } from './flags.js';
+import { DATASET_CHOICES, datasetWithSize, nonNegativeInt, positiveInt } from './flags.js';
 
 /** `parseArgs` options of the shared flags. */
 export const MODEL_DATA_OPTIONS = {
   model: { type: 'string' },
   dataset: { type: 'string' },
+  size: { type: 'string' },
   split: { type: 'string', default: 'test' },
   limit: { type: 'string' },
   seed: { type: 'string' },
@@ -30,13 +31,13 @@ export interface ModelDataArgs {
 }
 
 /** Checks the shared flags; defaults: split test, limit 1000, seed 0, workers as the machine allows. */
-export function parseModelDataArgs(values: { model?: string; dataset?: string; split?: string; limit?: string; seed?: string; workers?: string; backend?: string }): ModelDataArgs {
+export function parseModelDataArgs(values: { model?: string; dataset?: string; size?: string; split?: string; limit?: string; seed?: string; workers?: string; backend?: string }): ModelDataArgs {
   if (!values.model) throw new CliError('--model is required (a folder holding model.json, e.g. file:///tmp/run/model, or an .onnx file)');
-  if (!values.dataset) throw new CliError('--dataset is required (mnist, fashion-mnist[:DIR], idx:DIR, cifar10:DIR, cifar100:DIR, tiny-imagenet:DIR)');
+  if (!values.dataset) throw new CliError(`--dataset is required (${DATASET_CHOICES})`);
   if (values.split !== 'train' && values.split !== 'test') throw new CliError(`--split must be train or test; got "${values.split}"`);
   return {
     modelUri: values.model,
-    dataset: values.dataset,
+    dataset: datasetWithSize(values.dataset, values.size)!,
     split: values.split,
     limit: positiveInt('--limit', values.limit) ?? 1000,
     seed: nonNegativeInt('--seed', values.seed) ?? 0,

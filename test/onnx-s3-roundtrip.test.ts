@@ -66,13 +66,17 @@ function harden(args: string[]): Promise<{ code: number; stderr: string; json: R
 it('ONNX model + folder: data set in S3 → harden submit → model.onnx in ONNX Runtime agrees with the report', async () => {
   const store = createS3Store({ bucket, prefix: 'user', client });
   await store.put('models/digits.onnx', new Uint8Array(readFileSync(`${FIXTURE_DIR}small-cnn-op11.onnx`)));
-  // 440 real digits as 28×28 grey PNGs, one folder per class.
+  // 440 real digits as grey PNGs, one folder per class: 28×28, and every fifth one 32×32 (as a
+  // user's folder often mixes sizes), so the job needs --size 28x28.
   const digits = await loadDataset('mnist', { split: 'test', limit: 440 });
   for (let i = 0; i < digits.size; i++) {
-    const png = new PNG({ width: 28, height: 28 });
-    for (let p = 0; p < 784; p++) {
-      const v = Math.round(digits.images[i * 784 + p] * 255);
-      png.data.set([v, v, v, 255], p * 4);
+    const side = i % 5 === 0 ? 32 : 28;
+    const png = new PNG({ width: side, height: side });
+    for (let y = 0; y < side; y++) {
+      for (let x = 0; x < side; x++) {
+        const v = Math.round(digits.images[i * 784 + Math.floor((y * 28) / side) * 28 + Math.floor((x * 28) / side)] * 255);
+        png.data.set([v, v, v, 255], (y * side + x) * 4);
+      }
     }
     await store.put(`digits/${digits.labels[i]}/${String(i).padStart(4, '0')}.png`, new Uint8Array(PNG.sync.write(png)));
   }
@@ -80,7 +84,7 @@ it('ONNX model + folder: data set in S3 → harden submit → model.onnx in ONNX
   const dataset = `folder:s3://${bucket}/user/digits`;
   const address = server.url.replace(/^https?:\/\//, '');
 
-  const submitted = await harden(['submit', '--server', address, '--model', modelUri, '--dataset', dataset, '--method', 'pgd-at', '--limit', '400', '--epochs', '4',
+  const submitted = await harden(['submit', '--server', address, '--model', modelUri, '--dataset', dataset, '--size', '28x28', '--method', 'pgd-at', '--limit', '400', '--epochs', '4',
     '--batch', '32', '--lr', '0.05', '--steps', '2', '--eval-size', '16', '--suite', 'quick', '--eval-limit', String(EVAL_LIMIT), '--json']);
   assert.equal(submitted.code, 0, submitted.stderr);
   const jobId = String(submitted.json?.job_id);
@@ -93,7 +97,8 @@ it('ONNX model + folder: data set in S3 → harden submit → model.onnx in ONNX
 
   // The hardened model as the user downloads it, on the report's images (the test split's first N).
   const onnx = new Uint8Array(readFileSync(join(storeDir, 'jobs', jobId, 'model', 'model.onnx')));
-  const images = await loadDataset(dataset, { split: 'test', limit: EVAL_LIMIT });
+  assert.equal(report.json?.dataset, `${dataset}?size=28x28`, 'the report names the data set with its size');
+  const images = await loadDataset(`${dataset}?size=28x28`, { split: 'test', limit: EVAL_LIMIT });
   assert.deepEqual(images.classNames, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
   const out = await runOrt(onnx, images.images, [EVAL_LIMIT, 1, 28, 28]); // 1 channel: NHWC = NCHW
   assert.deepEqual([out.inputName, out.outputName], ['input', 'logits']);

@@ -19,7 +19,7 @@ import { loadModelAndData, MODEL_DATA_OPTIONS, parseModelDataArgs } from '../mod
 import { positive, positiveInt } from '../flags.js';
 import { printJson, printLine, progress, table } from '../output.js';
 
-export const attackHelp = `harden attack --model URI --dataset D --attack ${ATTACK_NAMES.join('|')}
+export const attackHelp = `harden attack --model URI --dataset D [--size HxW] --attack ${ATTACK_NAMES.join('|')}
               [--split test] [--limit N] [--eps X] [--steps K] [--alpha X] [--norm Linf|L2]
               [--guidance URI] [--seed S] [--workers N] [--backend B] [--out URI] [--json]
   Attacks a saved model (a folder holding model.json) on a data set and prints the clean and robust

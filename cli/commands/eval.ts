@@ -8,7 +8,7 @@ import { loadModelAndData, MODEL_DATA_OPTIONS, parseModelDataArgs } from '../mod
 import { positive } from '../flags.js';
 import { printJson, printLine, progress, table } from '../output.js';
 
-export const evalHelp = `harden eval --model URI --dataset D [--split test] [--limit N] [--suite quick|standard]
+export const evalHelp = `harden eval --model URI --dataset D [--size HxW] [--split test] [--limit N] [--suite quick|standard]
             [--eps X] [--seed S] [--workers N] [--backend B] [--out URI] [--json]
   Measures robustness: clean accuracy, then each attack of the suite on every sample (quick: FGSM,
   PGD-20, CW∞-20; standard: also AutoAttack and FGSM/PGD-20 at smaller ε), and the per-sample worst

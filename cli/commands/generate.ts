@@ -4,11 +4,11 @@ import { decodeTensor } from '../../libs/rpc/index.js';
 import { AdversarialService } from '../../libs/rpc/gen/robustness/v1/adversarial_pb.js';
 import { openStore } from '../../libs/storage/index.js';
 import { CliError } from '../cli-error.js';
-import { nonNegativeInt, positive, positiveInt } from '../flags.js';
+import { DATASET_CHOICES, datasetWithSize, nonNegativeInt, positive, positiveInt } from '../flags.js';
 import { printJson, printLine, progress } from '../output.js';
 import { CLIENT_OPTIONS, clientFromFlags, rpcError } from './submit.js';
 
-export const generateHelp = `harden generate --server HOST:PORT --model URI --dataset D [--attack ${ATTACK_NAMES.join('|')}]
+export const generateHelp = `harden generate --server HOST:PORT --model URI --dataset D [--size HxW] [--attack ${ATTACK_NAMES.join('|')}]
                 [--eps X] [--norm Linf|L2] [--steps K] [--alpha X] [--seed S] [--split test]
                 [--batch B] [--batches N] [--offset N] [--guidance URI] [--out URI] [--json]
   Streams adversarial batches from the adversarial service (GenerateAdversarial) and prints their
@@ -27,6 +27,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       ...CLIENT_OPTIONS,
       model: { type: 'string' },
       dataset: { type: 'string' },
+      size: { type: 'string' },
       split: { type: 'string' },
       attack: { type: 'string' },
       eps: { type: 'string' },
@@ -44,7 +45,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   if (!values.model) throw new CliError('--model is required (a store folder holding model.json)');
-  if (!values.dataset) throw new CliError('--dataset is required');
+  if (!values.dataset) throw new CliError(`--dataset is required (${DATASET_CHOICES})`);
+  values.dataset = datasetWithSize(values.dataset, values.size);
   const client = clientFromFlags(AdversarialService, values);
   const images: Float32Array[] = [];
   const labels: Int32Array[] = [];

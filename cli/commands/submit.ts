@@ -6,10 +6,10 @@ import { clientTokenFromText, createServiceClient, createTransport, PROTOCOLS, t
 import { HardeningService } from '../../libs/rpc/gen/robustness/v1/hardening_pb.js';
 import { JobState } from '../../libs/rpc/gen/robustness/v1/job_pb.js';
 import { CliError } from '../cli-error.js';
-import { nonNegativeInt, positive, positiveInt } from '../flags.js';
+import { DATASET_CHOICES, datasetWithSize, nonNegativeInt, positive, positiveInt } from '../flags.js';
 import { printJson, printLine, progress } from '../output.js';
 
-export const submitHelp = `harden submit --server HOST:PORT (--arch A | --model URI) --dataset D [--method M] [--limit N]
+export const submitHelp = `harden submit --server HOST:PORT (--arch A | --model URI) --dataset D [--size HxW] [--method M] [--limit N]
               [--epochs E] [--batch B] [--lr X] [--eps X] [--steps K] [--seed S] [--guidance-arch A]
               [--eval-size N] [--suite quick|standard] [--eval-limit N] [--eval-eps X] [--no-eval]
               [--request-id ID] [--protocol grpc|connect|grpc-web] [--ca FILE] [--token-file F]
@@ -100,6 +100,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
       ...CLIENT_OPTIONS,
       arch: { type: 'string' },
       model: { type: 'string' },
+      size: { type: 'string' },
       dataset: { type: 'string' },
       method: { type: 'string' },
       limit: { type: 'string' },
@@ -121,7 +122,8 @@ export async function submitCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   if ((values.arch === undefined) === (values.model === undefined)) throw new CliError('give --arch A (a fresh model) or --model URI (a saved one), one of them');
-  if (!values.dataset) throw new CliError('--dataset is required (mnist, fashion-mnist[:DIR], idx:DIR, cifar10:DIR, cifar100:DIR, tiny-imagenet:DIR)');
+  if (!values.dataset) throw new CliError(`--dataset is required (${DATASET_CHOICES})`);
+  values.dataset = datasetWithSize(values.dataset, values.size);
   const client = clientFromFlags(HardeningService, values);
   let res;
   try {

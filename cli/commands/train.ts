@@ -18,10 +18,10 @@ import {
   type TrainingEvent,
 } from '../../libs/training/index.js';
 import { CliError } from '../cli-error.js';
-import { nonNegative, nonNegativeInt, parseNumber, positive, positiveInt } from '../flags.js';
+import { datasetWithSize, nonNegative, nonNegativeInt, parseNumber, positive, positiveInt } from '../flags.js';
 import { printJson, printLine, progress, table } from '../output.js';
 
-export const trainHelp = `harden train --method ${METHOD_NAMES.join('|')} --arch A --dataset D --out URI
+export const trainHelp = `harden train --method ${METHOD_NAMES.join('|')} --arch A --dataset D [--size HxW] --out URI
              [--limit N] [--epochs E] [--batch B] [--lr X] [--eps X] [--seed S] [--steps K] [--alpha X]
              [--guidance-arch A] [--beta X] [--lambda X] [--schedule piecewise|cosine|constant]
              [--warmup-epochs W] [--eps-warmup E] [--augment auto|on|off] [--eval-size N] [--eval-steps K]
@@ -138,6 +138,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       method: { type: 'string' },
       arch: { type: 'string' },
       dataset: { type: 'string' },
+      size: { type: 'string' },
       out: { type: 'string' },
       limit: { type: 'string' },
       epochs: { type: 'string' },
@@ -170,6 +171,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   for (const flag of ['method', 'arch', 'dataset', 'out'] as const) {
     if (!values[flag]) throw new CliError(`--${flag} is required; run "harden train --help"`);
   }
+  values.dataset = datasetWithSize(values.dataset, values.size);
   const method = (() => {
     try {
       return getMethod(values.method!);

@@ -28,7 +28,10 @@ export type GenerateAdversarialRequest = Message<"robustness.v1.GenerateAdversar
   modelUri: string;
 
   /**
-   * Data set spec: mnist, fashion-mnist[:DIR], idx:DIR, cifar10:DIR, cifar100:DIR, tiny-imagenet:DIR.
+   * Data set spec: mnist, fashion-mnist[:DIR], idx:DIR, cifar10:DIR, cifar100:DIR, tiny-imagenet:DIR,
+   * folder:DIR[?size=HxW] (one subfolder of PNG/JPEG images per class, classes in sorted folder
+   * order; size resizes every image to H×W). DIR may be a store URI (s3://bucket/prefix), fetched
+   * once into the server's data cache.
    *
    * @generated from field: string dataset = 2;
    */

@@ -60,7 +60,10 @@ export type HardenRequest = Message<"robustness.v1.HardenRequest"> & {
   method: string;
 
   /**
-   * Data set spec: mnist, fashion-mnist[:DIR], idx:DIR, cifar10:DIR, cifar100:DIR, tiny-imagenet:DIR.
+   * Data set spec: mnist, fashion-mnist[:DIR], idx:DIR, cifar10:DIR, cifar100:DIR, tiny-imagenet:DIR,
+   * folder:DIR[?size=HxW] (one subfolder of PNG/JPEG images per class, classes in sorted folder
+   * order; size resizes every image to H×W). DIR may be a store URI (s3://bucket/prefix), fetched
+   * once into the server's data cache.
    *
    * @generated from field: string dataset = 5;
    */
