@@ -119,6 +119,17 @@ describe('ONNX models through the services and the CLI', () => {
     await assert.rejects(c.evaluation.evaluate({ modelUri: pathToFileURL(join(dir, 'missing.onnx')).href, dataset: 'mnist' }), (e) => e instanceof ConnectError && e.code === Code.NotFound);
   });
 
+  it('refuses a model whose input size does not fit the data set before a job is queued, on Harden and Evaluate', async () => {
+    copyFileSync(`${FIXTURE_DIR}resnet-op13.onnx`, join(dir, 'colour.onnx'));
+    const colour = pathToFileURL(join(dir, 'colour.onnx')).href;
+    const c = connectClients(server.url, 'connect');
+    const before = server.jobs.counts('harden').QUEUED + server.jobs.counts('evaluate').QUEUED;
+    const refused = (e: unknown) => e instanceof ConnectError && e.code === Code.InvalidArgument && /^dataset: the model takes 32×32×3 inputs but mnist has 28×28×1 images/.test(e.rawMessage);
+    await assert.rejects(c.hardening.harden({ model: { case: 'modelUri', value: colour }, method: 'standard', dataset: 'mnist', limit: 96, batchSize: 32, epochs: 1 }), refused);
+    await assert.rejects(c.evaluation.evaluate({ modelUri: colour, dataset: 'mnist', limit: 8 }), refused);
+    assert.equal(server.jobs.counts('harden').QUEUED + server.jobs.counts('evaluate').QUEUED, before, 'nothing was queued');
+  });
+
   it('keeps onnxruntime-node a dev dependency that no runtime code imports', () => {
     const root = new URL('../../', import.meta.url);
     const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };

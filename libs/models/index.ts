@@ -4,7 +4,7 @@ export type { ArchOptions, InputShape } from './arch.js';
 export type { SmallCnnOptions } from './small-cnn.js';
 export type { WideResnetOptions } from './wide-resnet.js';
 export { BATCH_NORM } from './layer-builder.js';
-export { getModelInfo, MODEL_INFO_KEY, type ModelInfo } from './model-info.js';
+export { getModelInfo, MODEL_INFO_KEY, modelSignature, type ModelInfo, type ModelSignature } from './model-info.js';
 export { countParams, forwardMacs, macsByLayer, type LayerMacs, type ParamCount } from './cost.js';
 export { MODEL_JSON, modelFromBytes, modelToBytes, type ModelBytes } from './model-format.js';
 export {

@@ -11,7 +11,7 @@ import { ModelError } from '../errors.js';
 import { modelFromBytes } from '../model-format.js';
 import { buildModel } from '../registry.js';
 import { decodeOnnx, modelToOnnx, onnxToModelBytes } from './index.js';
-import { FIXTURES, fixtureBytes, imagesNchw, maxAbsDiff, runOrt, toNhwc } from './onnx-oracle.fixture.js';
+import { FIXTURES, fileInput, fixtureBytes, imagesNchw, maxAbsDiff, runOrt, toNhwc } from './onnx-oracle.fixture.js';
 
 const BATCH = 4;
 const TOLERANCE = 1e-4;
@@ -36,8 +36,9 @@ describe('ONNX export', () => {
       try {
         const exported = modelToOnnx(model);
         const x = imagesNchw(BATCH, f.chw, 5);
-        const fromExport = await runOrt(exported, x, [BATCH, ...f.chw]);
-        const fromOriginal = await runOrt(original, x, [BATCH, ...f.chw]);
+        const input = fileInput(f, x, BATCH);
+        const fromExport = await runOrt(exported, input.data, input.shape);
+        const fromOriginal = await runOrt(original, input.data, input.shape);
         assert.deepEqual([fromExport.inputName, fromExport.outputName], [fromOriginal.inputName, fromOriginal.outputName]);
         assert.deepEqual(fromExport.dims, [BATCH, 10]);
         const d1 = maxAbsDiff(fromExport.data, ours(model, x, f.chw, f.softmax));

@@ -4,7 +4,8 @@
  *
  * A model imported from ONNX goes back with its own input and output names, its normalisation (the
  * constants are part of the model) and, when the file ended in one, its Softmax: it drops into the
- * caller's pipeline unchanged. A model of ours (built by `buildModel`) is written with input `input`
+ * caller's pipeline unchanged; one that came in NHWC (a Keras export) goes back NHWC, with the same
+ * Transpose to NCHW first. A model of ours (built by `buildModel`) is written with input `input`
  * and output `logits`, inputs in [0, 1], no normalisation.
  *
  * Inside, every 4-D value is written in NCHW: weights are transposed once, here, and a stock
@@ -75,7 +76,7 @@ export function modelToOnnx(model: tfl.LayersModel, options: OnnxExportOptions =
     const list = unknown.slice(0, 5).map((l) => `"${l.name}" (${l.getClassName()})`).join(', ');
     throw new ModelError('unsupported', `cannot export layer${unknown.length > 1 ? 's' : ''} ${list} to ONNX; the exporter writes ${EXPORTABLE_LAYERS.join(', ')}`);
   }
-  return tf.tidy(() => new Exporter(model, inputName).run(outputName, softmax, options.producerVersion ?? ''));
+  return tf.tidy(() => new Exporter(model, inputName, meta?.inputLayout ?? 'nchw').run(outputName, softmax, options.producerVersion ?? ''));
 }
 
 class Exporter {
@@ -89,6 +90,8 @@ class Exporter {
   constructor(
     private readonly model: tfl.LayersModel,
     private readonly inputName: string,
+    /** `nhwc`: the file's input stays NHWC (as an imported Keras model's was), transposed first thing. */
+    private readonly inputLayout: 'nchw' | 'nhwc',
   ) {}
 
   run(outputName: string, softmax: boolean, producerVersion: string): Uint8Array {
@@ -113,7 +116,7 @@ class Exporter {
       initializers: this.initializers,
       inputs: [{ name: this.inputName, dims: this.inputDims }],
       outputs: [{ name: outputName, dims: ['batch', last.shape[0]] }],
-      docString: 'Exported by harden: NCHW float32 input, pixel values as the model was trained on (harden trains on [0, 1]).',
+      docString: `Exported by harden: ${this.inputLayout.toUpperCase()} float32 input, pixel values as the model was trained on (harden trains on [0, 1]).`,
     });
   }
 
@@ -201,6 +204,10 @@ class Exporter {
         const s = (config.batchInputShape as (number | null)[]).slice(1);
         if (s.length !== 3 || s.some((d) => d === null)) throw this.refuse('the input must be an image [height, width, channels] of fixed size');
         const [h, w, c] = s as number[];
+        if (this.inputLayout === 'nhwc') {
+          this.inputDims = ['batch', h, w, c];
+          return { name: this.node('Transpose', [this.inputName], [{ name: 'perm', ints: [0, 3, 1, 2] }], '_nchw'), layout: 'nchw', shape: [h, w, c] };
+        }
         this.inputDims = ['batch', c, h, w];
         return { name: this.inputName, layout: 'nchw', shape: [h, w, c] };
       }

@@ -9,7 +9,7 @@ import { initEngine, tf } from '../../engine/index.js';
 import { ModelError } from '../errors.js';
 import { modelFromBytes, modelToBytes } from '../model-format.js';
 import { decodeOnnx, onnxToModelBytes } from './index.js';
-import { FIXTURES, fixtureBytes, imagesNchw, maxAbsDiff, runOrt, toNhwc } from './onnx-oracle.fixture.js';
+import { FIXTURES, fileInput, fixtureBytes, imagesNchw, maxAbsDiff, runOrt, toNhwc } from './onnx-oracle.fixture.js';
 
 const BATCH = 5;
 const TOLERANCE = 1e-4;
@@ -31,7 +31,8 @@ describe('ONNX import', () => {
           const model = await modelFromBytes(imported.bytes);
           try {
             const x = imagesNchw(BATCH, f.chw, 17);
-            const expected = await runOrt(bytes, x, [BATCH, ...f.chw]);
+            const input = fileInput(f, x, BATCH);
+            const expected = await runOrt(bytes, input.data, input.shape);
             const ours = tf.tidy(() => {
               const logits = model.predict(toNhwc(x, BATCH, f.chw)) as tf.Tensor;
               return (f.softmax ? tf.softmax(logits) : logits).dataSync();

@@ -5,7 +5,9 @@
  *
  * What comes out is a trainable functional model from NHWC images in [0, 1] to logits:
  * - Layout: the ONNX graph is NCHW; inside, every 4-D value is the same data in NHWC (kernels
- *   [kh, kw, in, out], Concat's channel axis last). Flatten / Reshape-to-2-D keep ONNX's (c, h, w)
+ *   [kh, kw, in, out], Concat's channel axis last). A graph whose input is NHWC and goes straight
+ *   into a Transpose to NCHW (as Keras models come out of tf2onnx) takes that input as it is, and
+ *   the Transpose goes. Flatten / Reshape-to-2-D keep ONNX's (c, h, w)
  *   feature order (`HardenOnnxFlatten`), so Gemm weights are used as they are.
  * - Conv, Gemm, MatMul and BatchNormalization become the stock Conv2D, DepthwiseConv2D, Dense and
  *   BatchNormalization layers (trainable; BN keeps ONNX's momentum, which is the Keras convention);
@@ -30,8 +32,10 @@ export const ONNX_META_KEY = 'onnx';
 
 /** What an imported model remembers of its ONNX file, to be exported the same way. */
 export interface OnnxMeta {
-  /** The graph input's name (its layout was NCHW). */
+  /** The graph input's name. */
   inputName: string;
+  /** The graph input's layout: NCHW, or NHWC followed by a Transpose to NCHW. @default 'nchw' */
+  inputLayout?: 'nchw' | 'nhwc';
   /** The graph output's name. */
   outputName: string;
   /** The file ended in a Softmax that the import dropped. */
@@ -61,7 +65,7 @@ export const ONNX_OPSETS = { min: 11, max: 18 } as const;
 /** Operators that become layers. */
 const LAYER_OPS = [
   'Conv', 'BatchNormalization', 'Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'Tanh', 'Add', 'Sub', 'Mul', 'Div',
-  'MaxPool', 'AveragePool', 'GlobalAveragePool', 'Flatten', 'Reshape', 'Gemm', 'MatMul', 'Concat', 'Pad',
+  'MaxPool', 'AveragePool', 'GlobalAveragePool', 'ReduceMean', 'Flatten', 'Reshape', 'Gemm', 'MatMul', 'Concat', 'Pad',
   'Dropout', 'Identity', 'Softmax',
 ] as const;
 /** Operators evaluated at import time on constants (shape arithmetic). */
@@ -145,16 +149,21 @@ class Importer {
     const input = inputs[0];
     const dims = input.dims;
     if (input.elemType !== 1 || !dims || dims.length !== 4 || !dims.slice(1).every((d) => typeof d === 'number' && d > 0)) {
-      throw new ModelError('invalid-options', `the ONNX input "${input.name}" must be a float32 image batch [N, C, H, W] with C, H and W fixed; it is ${describeInput(input.elemType, dims)}`);
+      throw new ModelError('invalid-options', `the ONNX input "${input.name}" must be a float32 image batch [N, C, H, W] (or [N, H, W, C] going straight into a Transpose to NCHW) with the image size fixed; it is ${describeInput(input.elemType, dims)}`);
     }
-    const [c, h, w] = dims.slice(1) as number[];
+    // NHWC in, then Transpose(perm 0,3,1,2) as the input's only use: our layout already; the Transpose goes.
+    const users = g.nodes.filter((n) => n.inputs.includes(input.name));
+    const perm = users[0]?.attributes.get('perm');
+    const toNchw = users.length === 1 && users[0]!.opType === 'Transpose' && perm?.kind === 'ints' && perm.value.join() === '0,3,1,2' ? users[0] : undefined;
+    const [c, h, w] = (toNchw ? [dims[3], dims[1], dims[2]] : dims.slice(1)) as number[];
     const inputLayer = this.unique(input.name, 'input');
     this.layers.push({ class_name: 'InputLayer', name: inputLayer, config: { batch_input_shape: [null, h, w, c], dtype: 'float32', sparse: false, name: inputLayer }, inbound_nodes: [] });
-    this.values.set(input.name, { kind: 'sym', layer: inputLayer, shape: [c, h, w] });
+    this.values.set(toNchw ? toNchw.outputs[0]! : input.name, { kind: 'sym', layer: inputLayer, shape: [c, h, w] });
 
     let outputName = g.outputs[0].name;
     let outputSoftmax = false;
     for (const node of g.nodes) {
+      if (node === toNchw) continue;
       this.node = node;
       if (node.opType === 'Softmax') {
         if (node.outputs[0] !== outputName || g.nodes.some((n) => n.inputs.includes(node.outputs[0]))) {
@@ -176,6 +185,7 @@ class Importer {
     }
     const meta: OnnxMeta = {
       inputName: input.name,
+      ...(toNchw ? { inputLayout: 'nhwc' as const } : {}),
       outputName: g.outputs[0].name,
       outputSoftmax,
       opset: this.opset,
@@ -345,6 +355,14 @@ class Importer {
       case 'GlobalAveragePool': {
         const x = this.sym4(0);
         return this.setOut(this.emit('HardenOnnxGlobalAveragePool', {}, [x], [x.shape[0], 1, 1]));
+      }
+      case 'ReduceMean': {
+        // Over the spatial axes only (a global average pool, as Keras and `x.mean((2, 3))` write it).
+        const x = this.sym4(0);
+        const axes = (this.opset >= 18 ? Array.from(this.optionalConst(1, 'axes')?.values ?? []) : this.ints('axes', [])).map((a) => (a + 4) % 4).sort();
+        if (axes.join() !== '2,3') throw this.unsupported(`only a mean over the spatial axes [2, 3] is supported, got axes [${axes.join(', ')}]`);
+        const pooled = this.emit('HardenOnnxGlobalAveragePool', {}, [x], [x.shape[0], 1, 1]);
+        return this.setOut(this.int('keepdims', 1) === 1 ? pooled : this.flatten(pooled));
       }
       case 'Flatten': {
         const x = this.sym(0);

@@ -15,6 +15,8 @@ export interface OnnxFixture {
   chw: [number, number, number];
   /** The file ends in a Softmax (its output is probabilities). */
   softmax: boolean;
+  /** The file's input layout (a Keras-style export takes NHWC and transposes it). @default 'nchw' */
+  layout?: 'nhwc';
 }
 
 export const FIXTURES: OnnxFixture[] = [
@@ -25,7 +27,16 @@ export const FIXTURES: OnnxFixture[] = [
   { file: 'mobilenet-op15.onnx', chw: [3, 32, 32], softmax: false },
   { file: 'misc-op16.onnx', chw: [3, 32, 32], softmax: false },
   { file: 'normalized-op17.onnx', chw: [3, 32, 32], softmax: true },
+  { file: 'keras-nhwc-op13.onnx', chw: [3, 32, 32], softmax: false, layout: 'nhwc' },
 ];
+
+/** A batch of NCHW images `x` as the fixture's file takes it: its data and shape. */
+export function fileInput(f: OnnxFixture, x: Float32Array, n: number): { data: Float32Array; shape: number[] } {
+  const [c, h, w] = f.chw;
+  if (f.layout !== 'nhwc') return { data: x, shape: [n, c, h, w] };
+  const data = tf.tidy(() => toNhwc(x, n, f.chw).dataSync() as Float32Array);
+  return { data, shape: [n, h, w, c] };
+}
 
 export function fixtureBytes(file: string): Uint8Array {
   return new Uint8Array(readFileSync(`${FIXTURE_DIR}${file}`));
