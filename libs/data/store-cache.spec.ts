@@ -49,4 +49,19 @@ describe('data set folders from the store (fetchToCache)', () => {
     assert.notEqual(await fetchToCache(uri, { cacheDir: cache }), first);
     await assert.rejects(fetchToCache(`${store.uri}/nothing`, { cacheDir: cache }), (e: unknown) => e instanceof DataError && e.code === 'not-found');
   });
+
+  it('a plain folder whose file was replaced in place (same keys, same size): fetched again, not served stale', async () => {
+    const root = temp('store');
+    const store = openStore(pathToFileURL(root).href);
+    await store.put('set/x/1.png', text('one'));
+    const cache = temp('cache');
+    const uri = `${store.uri}/set`;
+    const first = await fetchToCache(uri, { cacheDir: cache });
+    assert.equal(readFileSync(join(first, 'x', '1.png'), 'utf8'), 'one');
+    await store.put('set/x/1.png', text('ONE'));
+    const second = await fetchToCache(uri, { cacheDir: cache });
+    assert.notEqual(second, first);
+    assert.equal(readFileSync(join(second, 'x', '1.png'), 'utf8'), 'ONE');
+    assert.equal(await fetchToCache(uri, { cacheDir: cache }), second, 'and reused while it stays');
+  });
 });

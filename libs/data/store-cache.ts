@@ -7,8 +7,10 @@
  *   the manifest's sha256: a second load reads only the manifest to find its copy; the download checks
  *   every file against it.
  * - A folder without one is listed and downloaded, each file hashed as it arrives; its key is the sha256
- *   of the sorted "key sha256" lines. A small index per URI remembers which copy a listing gave, so a
- *   second load with the same listing re-hashes the local copy (verification) instead of downloading.
+ *   of the sorted "key sha256" lines. A small index per URI remembers which copy a listing gave, with
+ *   each object's version (S3's ETag and size, a file's size, mtime and inode): a second load whose
+ *   listing has the same keys and versions re-hashes the local copy (verification) instead of
+ *   downloading; a file replaced in place changes its version, and the folder is fetched again.
  *
  * Copies are written to a temporary folder and renamed into place (`<cache>/<digest>/`), so concurrent
  * loads (one per worker thread) never see a partial copy. The cache is `HARDEN_DATA_CACHE`, default
@@ -18,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { MANIFEST_KEY, openStore, readVerified, StorageError, type ArtifactStore } from '../storage/index.js';
+import { MANIFEST_KEY, openStore, readVerified, StorageError, type ArtifactStore, type ObjectVersion } from '../storage/index.js';
 import { DataError } from './errors.js';
 
 /** Store URI schemes a data set folder may use (a plain path is read in place). */
@@ -53,9 +55,9 @@ export async function fetchToCache(uri: string, options: { signal?: AbortSignal;
     throw new DataError('invalid-spec', `data set folder ${uri}: ${(cause as Error).message}`, { cause });
   }
   try {
-    const keys = await store.list('');
-    if (keys.length === 0) throw new DataError('not-found', `data set folder ${store.uri} is empty or does not exist`, { file: store.uri });
-    return keys.includes(MANIFEST_KEY) ? await fetchManifested(store, cache, options.signal) : await fetchListed(store, keys, cache, options.signal);
+    const listing = await store.listVersions('');
+    if (listing.length === 0) throw new DataError('not-found', `data set folder ${store.uri} is empty or does not exist`, { file: store.uri });
+    return listing.some((o) => o.key === MANIFEST_KEY) ? await fetchManifested(store, cache, options.signal) : await fetchListed(store, listing, cache, options.signal);
   } catch (cause) {
     if (cause instanceof DataError) throw cause;
     if (StorageError.is(cause, 'digest-mismatch')) throw new DataError('bad-format', `data set folder ${store.uri}: ${(cause as Error).message}`, { cause });
@@ -117,15 +119,19 @@ async function fetchManifested(store: ArtifactStore, cache: string, signal?: Abo
 
 interface ListedIndex {
   keys: string[];
+  /** The store's version token per key when it was fetched. */
+  versions: string[];
   digest: string;
   /** sha256 per key, to verify the local copy. */
   files: Record<string, string>;
 }
 
-async function fetchListed(store: ArtifactStore, keys: string[], cache: string, signal?: AbortSignal): Promise<string> {
+async function fetchListed(store: ArtifactStore, listing: ObjectVersion[], cache: string, signal?: AbortSignal): Promise<string> {
   const indexFile = join(cache, 'by-uri', `${sha256(store.uri)}.json`);
+  const keys = listing.map((o) => o.key);
+  const versions = listing.map((o) => o.version);
   const known = await readFile(indexFile, 'utf8').then((t) => JSON.parse(t) as ListedIndex, () => undefined);
-  if (known && known.keys.join('\n') === keys.join('\n')) {
+  if (known && known.keys.join('\n') === keys.join('\n') && known.versions?.join('\n') === versions.join('\n')) {
     if (await verifyLocal(join(cache, known.digest), known)) return join(cache, known.digest);
     await rm(join(cache, known.digest), { recursive: true, force: true }); // damaged: fetch it again
   }
@@ -142,7 +148,7 @@ async function fetchListed(store: ArtifactStore, keys: string[], cache: string, 
     return digest;
   });
   await mkdir(dirname(indexFile), { recursive: true });
-  await writeFile(indexFile, JSON.stringify({ keys, digest, files } satisfies ListedIndex));
+  await writeFile(indexFile, JSON.stringify({ keys, versions, digest, files } satisfies ListedIndex));
   return dir;
 }
 

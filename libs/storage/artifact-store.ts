@@ -16,6 +16,12 @@ export interface PutStreamOptions {
  * no empty, `.` or `..` segments (see `checkKey`). A "folder" is only a key prefix ending in `/`;
  * stores hold objects, never empty folders.
  */
+/** An object key and its version token (`ArtifactStore.listVersions`). */
+export interface ObjectVersion {
+  key: string;
+  version: string;
+}
+
 export interface ArtifactStore {
   /** The store's root, e.g. `file:///srv/harden` or `s3://bucket/prefix`; never ends with `/`. */
   readonly uri: string;
@@ -51,6 +57,13 @@ export interface ArtifactStore {
    * An empty prefix (the default) lists the whole store; a prefix nothing matches gives `[]`.
    */
   list(prefix?: string): Promise<string[]>;
+
+  /**
+   * `list`, with a version per object: a token that changes whenever the object is written again
+   * (S3: its ETag and size; a file: its size, modification time and inode; a manifest: its sha256).
+   * Equal tokens mean the same bytes as far as the store can tell without reading them.
+   */
+  listVersions(prefix?: string): Promise<ObjectVersion[]>;
 
   /** Removes the object at `key`. Idempotent, as in S3: deleting a missing key is not an error. */
   delete(key: string): Promise<void>;

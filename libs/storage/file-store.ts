@@ -111,6 +111,21 @@ export function createFileStore(root: string): ArtifactStore {
       return keys.filter((k) => k.startsWith(prefix)).sort();
     },
 
+    async listVersions(prefix = '') {
+      const keys = await store.list(prefix);
+      const out = [];
+      for (const key of keys) {
+        const path = pathOf(key);
+        try {
+          const s = await stat(path, { bigint: true });
+          out.push({ key, version: `${s.size}:${s.mtimeNs}:${s.ino}` });
+        } catch (cause) {
+          if (!isMissing(cause)) throw ioError(`cannot stat ${path}`, cause);
+        }
+      }
+      return out;
+    },
+
     async delete(key) {
       const path = pathOf(key);
       try {

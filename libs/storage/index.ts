@@ -1,4 +1,4 @@
-export type { ArtifactStore, ByteSource, PutStreamOptions } from './artifact-store.js';
+export type { ArtifactStore, ByteSource, ObjectVersion, PutStreamOptions } from './artifact-store.js';
 export { StorageError, type StorageErrorCode, type StorageErrorDetails } from './errors.js';
 export { createFileStore } from './file-store.js';
 export { checkKey, joinKey } from './keys.js';

@@ -165,6 +165,7 @@ function recordingStore(inner: ArtifactStore, base: string, files: Map<string, M
     getStream: (key) => inner.getStream(key),
     exists: (key) => inner.exists(key),
     list: (prefix) => inner.list(prefix),
+    listVersions: (prefix) => inner.listVersions(prefix),
     async delete(key) {
       writable();
       const k = base + checkKey(key);
@@ -270,6 +271,10 @@ export async function readVerified(store: ArtifactStore, folder: string, options
       async list(prefix = '') {
         const start = base + checkPrefix(prefix);
         return manifest.files.map((f) => f.key).filter((k) => k.startsWith(start)).map((k) => k.slice(base.length));
+      },
+      async listVersions(prefix = '') {
+        const start = base + checkPrefix(prefix);
+        return manifest.files.filter((f) => f.key.startsWith(start)).map((f) => ({ key: f.key.slice(base.length), version: `${f.bytes}:${f.sha256}` }));
       },
       child(prefix) {
         const folder = checkFolder(prefix);

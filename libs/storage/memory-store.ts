@@ -3,6 +3,7 @@
  * Same key rules and semantics as the file store; `put` and `get` copy the bytes, so callers may reuse
  * their buffers. Not reachable through `openStore` (it has no durable location).
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ArtifactStore } from './artifact-store.js';
 import { StorageError } from './errors.js';
@@ -52,6 +53,12 @@ function memoryStore(objects: Map<string, Uint8Array>, rootUri: string, root: st
     async list(prefix = '') {
       const start = root + checkPrefix(prefix);
       return [...objects.keys()].filter((k) => k.startsWith(start)).map((k) => k.slice(root.length)).sort();
+    },
+    async listVersions(prefix = '') {
+      return (await this.list(prefix)).map((key) => {
+        const bytes = objects.get(root + key)!;
+        return { key, version: `${bytes.byteLength}:${createHash('sha256').update(bytes).digest('hex')}` };
+      });
     },
     async delete(key) {
       objects.delete(full(key));

@@ -223,9 +223,13 @@ function s3Store(s: Settings, prefix: string): ArtifactStore {
     },
 
     async list(listPrefix = '') {
+      return (await this.listVersions(listPrefix)).map((o) => o.key);
+    },
+
+    async listVersions(listPrefix = '') {
       checkPrefix(listPrefix);
       const full = prefix === '' ? listPrefix : `${prefix}/${listPrefix}`;
-      const keys: string[] = [];
+      const keys: { key: string; version: string }[] = [];
       let token: string | undefined;
       do {
         const page = await call('listing', full, () =>
@@ -233,12 +237,12 @@ function s3Store(s: Settings, prefix: string): ArtifactStore {
         );
         for (const o of page.Contents ?? []) {
           // Folder markers ("a/b/", made by consoles) are not objects: stores hold no folders.
-          if (o.Key !== undefined && !o.Key.endsWith('/')) keys.push(prefix === '' ? o.Key : o.Key.slice(prefix.length + 1));
+          if (o.Key !== undefined && !o.Key.endsWith('/')) keys.push({ key: prefix === '' ? o.Key : o.Key.slice(prefix.length + 1), version: `${o.Size ?? ''}:${o.ETag ?? ''}:${o.LastModified?.getTime() ?? ''}` });
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
       s.bucketSeen.value = true;
-      return keys.sort(byCodeUnit);
+      return keys.sort((a, b) => byCodeUnit(a.key, b.key));
     },
 
     async delete(key) {

@@ -74,6 +74,21 @@ export function describeStoreContract(name: string, options: StoreContractOption
       assert.equal((await store.list()).length, n + 4);
     });
 
+    it('lists versions: the keys list gives, a token that stays while the object does and changes when it is rewritten', async () => {
+      const store = makeStore();
+      await store.put('data/a.bin', bytes('aaaa'));
+      await store.put('data/b.bin', bytes('bbbb'));
+      await store.put('other.bin', bytes('x'));
+      const first = await store.listVersions('data/');
+      assert.deepEqual(first.map((o) => o.key), await store.list('data/'));
+      assert.deepEqual(await store.listVersions('data/'), first, 'unchanged objects keep their tokens');
+      await store.put('data/b.bin', bytes('BBBB')); // same size, other bytes
+      const second = await store.listVersions('data/');
+      assert.equal(second[0]!.version, first[0]!.version);
+      assert.notEqual(second[1]!.version, first[1]!.version, 'a rewritten object gets a new token');
+      assert.deepEqual(await store.child('data').listVersions(), second.map((o) => ({ key: o.key.slice('data/'.length), version: o.version })));
+    });
+
     it('deletes idempotently', async () => {
       const store = makeStore();
       await store.put('x/y.bin', bytes('y'));
