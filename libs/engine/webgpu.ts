@@ -7,13 +7,16 @@
  * CPU-only machine, which is how the test suite keeps this path from rotting.
  *
  * tfjs-backend-webgpu registers itself at import time with a plain `requestAdapter()`, which finds
- * no adapter on OpenGL ES; we replace that registration with our own device.
+ * no adapter on OpenGL ES; we replace that registration with our own device, then register the
+ * project's WGSL kernels over the shipped ones (webgpu-kernels/; `HARDEN_WEBGPU_KERNELS=shipped`
+ * keeps the shipped ones).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { tf } from './tf.js';
 import { EngineError } from './errors.js';
+import { registerWebgpuKernels, restoreShippedWebgpuKernels, webgpuKernelsWanted } from './webgpu-kernels/index.js';
 
 export type WebgpuMode = 'hardware' | 'software';
 
@@ -139,5 +142,9 @@ export async function registerWebgpuBackend(mode: WebgpuMode): Promise<string> {
   });
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', () => new WebGPUBackend(device, adapter.info), 3);
+  // Our WGSL kernels over the shipped ones (libs/engine/webgpu-kernels), tiles checked against this
+  // device's limits; HARDEN_WEBGPU_KERNELS=shipped keeps the shipped ones for A/B measurement.
+  if (webgpuKernelsWanted()) registerWebgpuKernels(device.limits);
+  else restoreShippedWebgpuKernels();
   return found.device;
 }
