@@ -19,7 +19,7 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import { tf } from '../tf.js';
 import type { GemmTiles, SplitK } from './config.js';
 import { GEOMETRY_UNIFORMS, geometryValues, shippedFunc, unsupported, type Conv2DInfo, type KernelArgs } from './conv-common.js';
-import { createGemmProgram, gemmUniforms, ints, layoutAvoiding, tileM, tileN, type GemmSpec } from './gemm-program.js';
+import { createGemmProgram, fitTiles, gemmUniforms, ints, layoutAvoiding, tileM, tileN, type GemmSpec } from './gemm-program.js';
 
 const DECOMPOSE = `
       let ci = row % uniforms.inC;
@@ -37,7 +37,8 @@ const DECOMPOSE = `
 
 /** How many K splits, and K positions per split (a multiple of tileK). */
 export function chooseSplits(m: number, n: number, k: number, tiles: GemmTiles, split: SplitK, maxBindingBytes: number): { splits: number; kPerSplit: number } {
-  const grid = Math.ceil(m / tileM(tiles)) * Math.ceil(n / tileN(tiles));
+  const fitted = fitTiles(tiles, m, n);
+  const grid = Math.ceil(m / tileM(fitted)) * Math.ceil(n / tileN(fitted));
   const byMemory = Math.floor(maxBindingBytes / (4 * m * n));
   const wanted = Math.min(split.maxSplits, Math.floor(k / split.minPerSplit), Math.ceil(split.targetWorkgroups / grid), byMemory);
   const splits0 = Math.max(1, wanted);

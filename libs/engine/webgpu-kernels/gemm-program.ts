@@ -96,8 +96,41 @@ function stageLoop(which: 'A' | 'B', r: OperandReader, outerExtent: number, tk: 
       }`;
 }
 
+const roundUp4 = (v: number): number => Math.max(4, Math.ceil(v / 4) * 4);
+
+/**
+ * The configured tiles narrowed for a product with few columns (or rows), such as the input
+ * gradient of a 3-channel first layer (N = 3) or the filter gradient of a 1×1 convolution over few
+ * channels (M = Cin): while a tile is at least twice as wide as the (4-rounded) extent, threads move
+ * from that axis to the other with fewer outputs each there (tile area and thread count kept),
+ * then outputs per thread shrink on that axis. Keeps every constraint config.ts checks (multiples
+ * of 4, threads, workgroup storage never grows). A rule of thumb, not measured on a GPU.
+ */
+export function fitTiles(tiles: GemmTiles, m: number, n: number): GemmTiles {
+  const t = { ...tiles };
+  const narrow = (along: 'N' | 'M'): boolean => {
+    const [threads, per, otherThreads, otherPer] =
+      along === 'N' ? (['threadsN', 'colsPerThread', 'threadsM', 'rowsPerThread'] as const) : (['threadsM', 'rowsPerThread', 'threadsN', 'colsPerThread'] as const);
+    // 256: WebGPU's default limit on a workgroup's x and y sizes.
+    if (t[threads] % 2 === 0 && t[otherPer] % 2 === 0 && t[otherThreads] * 2 <= 256 && ((t[threads] / 2) * t[per]) % 4 === 0) {
+      t[threads] /= 2;
+      t[otherThreads] *= 2;
+      t[otherPer] /= 2;
+      return true;
+    }
+    if (t[per] % 2 === 0 && (t[threads] * (t[per] / 2)) % 4 === 0) {
+      t[per] /= 2;
+      return true;
+    }
+    return false;
+  };
+  while (tileN(t) >= 2 * roundUp4(n)) if (!narrow('N')) break;
+  while (tileM(t) >= 2 * roundUp4(m)) if (!narrow('M')) break;
+  return t;
+}
+
 export function createGemmProgram(spec: GemmSpec): WebGPUProgram {
-  const t = spec.tiles;
+  const t = fitTiles(spec.tiles, spec.m, spec.n);
   const tm = tileM(t);
   const tn = tileN(t);
   const threads = t.threadsM * t.threadsN;

@@ -9,6 +9,7 @@ import { before, describe, it } from 'node:test';
 import { batchNormTraining } from '../../models/batch-norm-layer.js';
 import { initEngine, probeBackends, tf } from '../index.js';
 import { relativeError, values } from '../kernel-check.fixture.js';
+import { fitTiles } from './gemm-program.js';
 import {
   compileKernelConfig,
   registerWebgpuKernels,
@@ -281,5 +282,23 @@ describe('webgpu kernel config', () => {
     assert.throws(() => compileKernelConfig({ conv2dBackpropFilter: { tileK: 64 } }, limits), /32768 bytes of workgroup storage exceed/);
     assert.throws(() => compileKernelConfig({ conv2dBackpropInput: { tileK: 6 } }, limits), /tileK must be a multiple of 4/);
     assert.throws(() => compileKernelConfig({ splitK: { maxSplits: 0 } }, limits), /splitK.maxSplits must be a positive integer/);
+  });
+
+  it('narrows tiles for thin products within the same constraints, and leaves wide ones alone', () => {
+    const c = compileKernelConfig({}, limits).conv2d;
+    const storage = (t: typeof c) => 4 * t.tileK * (t.threadsM * t.rowsPerThread + t.threadsN * t.colsPerThread);
+    assert.deepEqual(fitTiles(c, 4096, 64), c);
+    for (const m of [1, 3, 9, 27, 100, 4096]) {
+      for (const n of [1, 3, 8, 32, 512]) {
+        const t = fitTiles(c, m, n);
+        const where = `M=${m} N=${n}: ${JSON.stringify(t)}`;
+        assert.equal((t.threadsM * t.rowsPerThread) % 4, 0, where);
+        assert.equal((t.threadsN * t.colsPerThread) % 4, 0, where);
+        assert.ok(t.threadsM * t.threadsN <= 256 && t.threadsM <= 256 && t.threadsN <= 256, where);
+        assert.ok(storage(t) <= storage(c), where);
+      }
+    }
+    const thin = fitTiles(c, 1024, 3);
+    assert.equal(thin.threadsN * thin.colsPerThread, 4, 'a 3-column product gets a 4-column tile');
   });
 });
