@@ -12,14 +12,14 @@
  * binding size. With one split the GEMM writes dW directly.
  *
  * Vectorised: A along ci when Cin % 4 == 0, dy along co when Cout % 4 == 0.
- * Left to the shipped kernel: NCHW, non-float32.
+ * Left to the shipped kernel: NCHW, non-float32, grids over the device's workgroups per dimension.
  */
 import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { tf } from '../tf.js';
 import type { GemmTiles, SplitK } from './config.js';
 import { GEOMETRY_UNIFORMS, geometryValues, shippedFunc, unsupported, type Conv2DInfo, type KernelArgs } from './conv-common.js';
-import { createGemmProgram, fitTiles, gemmUniforms, ints, layoutAvoiding, tileM, tileN, type GemmSpec } from './gemm-program.js';
+import { createGemmProgram, fitTiles, gemmFits, gemmUniforms, ints, layoutAvoiding, tileM, tileN, type GemmSpec } from './gemm-program.js';
 
 const DECOMPOSE = `
       let ci = row % uniforms.inC;
@@ -123,6 +123,7 @@ export function createConv2dBackpropFilter(tiles: GemmTiles, split: SplitK, ship
     const maxBinding = args.backend.device.limits.maxStorageBufferBindingSize;
     const { splits, kPerSplit } = chooseSplits(m, c.outChannels, k, tiles, split, maxBinding);
     const spec = conv2dBackpropFilterSpec(c, tiles, splits, kPerSplit);
+    if (!gemmFits(spec, args.backend.device.limits.maxComputeWorkgroupsPerDimension)) return fallback(args as never);
     const uniforms = [...gemmUniforms(spec), ...ints(...geometryValues(c))];
     const out = args.backend.runWebGPUProgram(createGemmProgram(spec), [x, dy], 'float32', uniforms);
     if (splits === 1) return out;

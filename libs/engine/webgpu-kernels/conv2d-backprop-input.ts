@@ -10,13 +10,13 @@
  * s > 1, (s² − 1)/s² of A's entries are structural zeros that are still staged (a phase split
  * per stride offset would skip them; left for when a GPU can show whether it pays).
  *
- * Left to the shipped kernel: NCHW, non-float32.
+ * Left to the shipped kernel: NCHW, non-float32, grids over the device's workgroups per dimension.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { tf } from '../tf.js';
 import type { GemmTiles } from './config.js';
 import { GEOMETRY_UNIFORMS, geometryValues, shippedFunc, unsupported, type Conv2DInfo, type KernelArgs } from './conv-common.js';
-import { createGemmProgram, gemmUniforms, type GemmSpec } from './gemm-program.js';
+import { createGemmProgram, gemmFits, gemmUniforms, type GemmSpec } from './gemm-program.js';
 
 const DECOMPOSE = `
       let iw = row % uniforms.inW;
@@ -81,6 +81,7 @@ export function createConv2dBackpropInput(tiles: GemmTiles, shipped: KernelConfi
     const c = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as never, a.strides, 1, a.pad, a.dimRoundingMode, false, format);
     if (unsupported(c, [dy.dtype, filter.dtype])) return fallback(args as never);
     const spec = conv2dBackpropInputSpec(c, tiles);
+    if (!gemmFits(spec, args.backend.device.limits.maxComputeWorkgroupsPerDimension)) return fallback(args as never);
     const uniforms = [...gemmUniforms(spec), ...geometryValues(c).map((v) => ({ type: 'int32', data: [v] }))];
     return args.backend.runWebGPUProgram(createGemmProgram(spec), [dy, filter], 'float32', uniforms);
   }) as unknown as KernelFunc;

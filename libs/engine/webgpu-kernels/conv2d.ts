@@ -10,13 +10,15 @@
  * Cout % 4 == 0. The first layer's 1- or 3-channel input takes scalar loads.
  *
  * Left to the shipped kernel: NCHW, dilation > 1, non-float32, FusedConv2D with PReLU weights
- * (a fifth storage buffer, over compatibility mode's four) or an activation not listed below.
+ * (a fifth storage buffer, over compatibility mode's four), an activation not listed below or a
+ * bias not per output channel, and grids over the device's workgroups per dimension (N·OH·OW over
+ * 65,535 tiles).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { tf } from '../tf.js';
 import type { GemmTiles } from './config.js';
 import { GEOMETRY_UNIFORMS, geometryValues, shippedFunc, unsupported, type Conv2DInfo, type KernelArgs } from './conv-common.js';
-import { createGemmProgram, gemmUniforms, type GemmSpec } from './gemm-program.js';
+import { createGemmProgram, gemmFits, gemmUniforms, type GemmSpec } from './gemm-program.js';
 
 const ACTIVATIONS: Record<string, string> = {
   linear: 'v',
@@ -83,9 +85,8 @@ export function conv2dSpec(c: Conv2DInfo, tiles: GemmTiles, epilogue: { bias: bo
   };
 }
 
-function run(args: KernelArgs, c: Conv2DInfo, tiles: GemmTiles, bias: TensorInfo | undefined, activation: string, alpha: number): TensorInfo {
+function run(args: KernelArgs, c: Conv2DInfo, spec: GemmSpec, bias: TensorInfo | undefined, alpha: number): TensorInfo {
   const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
-  const spec = conv2dSpec(c, tiles, { bias: bias !== undefined, activation });
   const uniforms = [...gemmUniforms(spec), ...geometryValues(c).map((v) => ({ type: 'int32', data: [v] })), { type: 'float32', data: [alpha] }];
   return args.backend.runWebGPUProgram(createGemmProgram(spec), bias ? [x, filter, bias] : [x, filter], 'float32', uniforms);
 }
@@ -103,7 +104,9 @@ export function createConv2d(tiles: GemmTiles, shipped: KernelConfig | undefined
     const c = info(args);
     const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
     if (unsupported(c, [x.dtype, filter.dtype])) return fallback(args as never);
-    return run(args, c, tiles, undefined, 'linear', 0);
+    const spec = conv2dSpec(c, tiles, { bias: false, activation: 'linear' });
+    if (!gemmFits(spec, args.backend.device.limits.maxComputeWorkgroupsPerDimension)) return fallback(args as never);
+    return run(args, c, spec, undefined, 0);
   }) as unknown as KernelFunc;
 }
 
@@ -117,6 +120,8 @@ export function createFusedConv2d(tiles: GemmTiles, shipped: KernelConfig | unde
     // Our store adds a bias per output channel only: a broadcast bias of another shape goes to the shipped kernel.
     const perChannelBias = !bias || (bias.shape.length <= 1 && (bias.shape[0] ?? 1) === c.outChannels);
     if (unsupported(c, dtypes) || preluActivationWeights || !(activation in ACTIVATIONS) || !perChannelBias) return fallback(args as never);
-    return run(args, c, tiles, bias, activation, (args.attrs.leakyreluAlpha as number | undefined) ?? 0.2);
+    const spec = conv2dSpec(c, tiles, { bias: bias !== undefined, activation });
+    if (!gemmFits(spec, args.backend.device.limits.maxComputeWorkgroupsPerDimension)) return fallback(args as never);
+    return run(args, c, spec, bias, (args.attrs.leakyreluAlpha as number | undefined) ?? 0.2);
   }) as unknown as KernelFunc;
 }

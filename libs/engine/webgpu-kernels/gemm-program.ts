@@ -195,6 +195,12 @@ export function createGemmProgram(spec: GemmSpec): WebGPUProgram {
   };
 }
 
+/** Whether the product's grid fits the device's workgroups per dimension (else: the shipped kernel). */
+export function gemmFits(spec: GemmSpec, maxWorkgroupsPerDimension: number): boolean {
+  const t = fitTiles(spec.tiles, spec.m, spec.n);
+  return Math.max(Math.ceil(spec.n / tileN(t)), Math.ceil(spec.m / tileM(t)), spec.splits) <= maxWorkgroupsPerDimension;
+}
+
 /** The uniform values for M, N, K, kPerSplit, in the order `createGemmProgram` declares them. */
 export function gemmUniforms(spec: GemmSpec): Array<{ type: string; data: number[] }> {
   const kPerSplit = spec.splits > 1 ? spec.kPerSplit : Math.ceil(spec.k / spec.tiles.tileK) * spec.tiles.tileK;
