@@ -73,6 +73,7 @@ export interface KernelLimits {
   maxComputeWorkgroupStorageSize: number;
   maxComputeWorkgroupSizeX: number;
   maxComputeWorkgroupSizeY: number;
+  maxStorageBuffersPerShaderStage: number;
 }
 
 function invalid(message: string): never {
@@ -100,6 +101,8 @@ function gemm(where: string, given: Partial<GemmTiles> | undefined, limits: Kern
 
 /** Fills in defaults and checks every parameter against the device; throws `invalid-argument`. */
 export function compileKernelConfig(options: WebgpuKernelOptions, limits: KernelLimits): WebgpuKernelConfig {
+  // Our programs bind up to three inputs and one output.
+  if (limits.maxStorageBuffersPerShaderStage < 4) invalid(`the device allows ${limits.maxStorageBuffersPerShaderStage} storage buffers per stage; the kernels need 4`);
   const splitK = { ...DEFAULT_SPLIT_K, ...options.splitK };
   for (const [k, v] of Object.entries(splitK)) positiveInteger(`splitK.${k}`, v);
   const batchNorm = { ...DEFAULT_BATCH_NORM_TILES, ...options.batchNorm };

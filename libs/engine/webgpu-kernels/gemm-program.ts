@@ -111,8 +111,8 @@ export function fitTiles(tiles: GemmTiles, m: number, n: number): GemmTiles {
   const narrow = (along: 'N' | 'M'): boolean => {
     const [threads, per, otherThreads, otherPer] =
       along === 'N' ? (['threadsN', 'colsPerThread', 'threadsM', 'rowsPerThread'] as const) : (['threadsM', 'rowsPerThread', 'threadsN', 'colsPerThread'] as const);
-    // 256: WebGPU's default limit on a workgroup's x and y sizes.
-    if (t[threads] % 2 === 0 && t[otherPer] % 2 === 0 && t[otherThreads] * 2 <= 256 && ((t[threads] / 2) * t[per]) % 4 === 0) {
+    // 128: compatibility mode's default limit on a workgroup's y size (core WebGPU's is 256).
+    if (t[threads] % 2 === 0 && t[otherPer] % 2 === 0 && t[otherThreads] * 2 <= 128 && ((t[threads] / 2) * t[per]) % 4 === 0) {
       t[threads] /= 2;
       t[otherThreads] *= 2;
       t[otherPer] /= 2;
