@@ -120,6 +120,7 @@ export async function probeWebgpu(mode: WebgpuMode): Promise<{ available: boolea
  * registration) and returns the adapter's name.
  */
 export async function registerWebgpuBackend(mode: WebgpuMode): Promise<string> {
+  const ownKernels = webgpuKernelsWanted(); // a bad HARDEN_WEBGPU_KERNELS fails before anything changes
   const found = await findAdapter(mode);
   if ('reason' in found) throw new EngineError('backend-unavailable', `backend "webgpu" is unavailable: ${found.reason}`);
   const { gpu, adapter } = found;
@@ -144,7 +145,7 @@ export async function registerWebgpuBackend(mode: WebgpuMode): Promise<string> {
   tf.registerBackend('webgpu', () => new WebGPUBackend(device, adapter.info), 3);
   // Our WGSL kernels over the shipped ones (libs/engine/webgpu-kernels), tiles checked against this
   // device's limits; HARDEN_WEBGPU_KERNELS=shipped keeps the shipped ones for A/B measurement.
-  if (webgpuKernelsWanted()) registerWebgpuKernels(device.limits);
+  if (ownKernels) registerWebgpuKernels(device.limits);
   else restoreShippedWebgpuKernels();
   return found.device;
 }

@@ -16,6 +16,7 @@ import {
   restoreShippedWebgpuKernels,
   webgpuFallbackCounts,
   webgpuKernelActive,
+  webgpuKernelsWanted,
   WEBGPU_KERNELS,
   type WebgpuKernelOptions,
 } from './index.js';
@@ -286,6 +287,15 @@ describe('webgpu kernel config', () => {
     assert.throws(() => compileKernelConfig({ conv2dBackpropFilter: { tileK: 64 } }, limits), /32768 bytes of workgroup storage exceed/);
     assert.throws(() => compileKernelConfig({ conv2dBackpropInput: { tileK: 6 } }, limits), /tileK must be a multiple of 4/);
     assert.throws(() => compileKernelConfig({ splitK: { maxSplits: 0 } }, limits), /splitK.maxSplits must be a positive integer/);
+  });
+
+  // registerWebgpuBackend reads this before it creates a device (switching webgpu off and on again in
+  // one process is not exercised here: Dawn on llvmpipe aborts now and then on a second device).
+  it('HARDEN_WEBGPU_KERNELS: ours by default, "shipped" for A/B runs, anything else refused', () => {
+    assert.equal(webgpuKernelsWanted({}), true);
+    assert.equal(webgpuKernelsWanted({ HARDEN_WEBGPU_KERNELS: 'own' }), true);
+    assert.equal(webgpuKernelsWanted({ HARDEN_WEBGPU_KERNELS: 'shipped' }), false);
+    assert.throws(() => webgpuKernelsWanted({ HARDEN_WEBGPU_KERNELS: 'fast' }), /must be "own" or "shipped", got "fast"/);
   });
 
   it('narrows tiles for thin products within the same constraints, and leaves wide ones alone', () => {
