@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { batchNormTraining } from '../../models/batch-norm-layer.js';
+import { batchNormalization, batchNormTraining } from '../../models/batch-norm-layer.js';
 import { initEngine, probeBackends, tf } from '../index.js';
 import { relativeError, values } from '../kernel-check.fixture.js';
 import { fitTiles } from './gemm-program.js';
@@ -262,6 +262,16 @@ describe('webgpu kernels against the cpu backend', { skip: SKIP }, () => {
       });
     });
   }
+
+  it('the models\' BatchNorm layer runs our kernels in training mode on webgpu', async () => {
+    const layer = batchNormalization({});
+    const x = tf.tensor4d(values(2 * 4 * 5 * 3, 42), [2, 4, 5, 3]);
+    const info = await tf.profile(() => tf.grads((a) => tf.sum(layer.apply(a, { training: true }) as tf.Tensor))([x]));
+    tf.dispose(x);
+    layer.dispose();
+    assert.ok(info.kernelNames.includes('HardenBatchNorm'), `forward kernels: ${info.kernelNames.join(', ')}`);
+    assert.ok(info.kernelNames.includes('HardenBatchNormGrad'), `gradient kernels: ${info.kernelNames.join(', ')}`);
+  });
 
   it('leaves dilated convolutions to the shipped kernels, which agree with cpu', async () => {
     registerWebgpuKernels((tf.backend() as unknown as { device: GPUDevice }).device.limits);
