@@ -13,11 +13,25 @@
  * and, per convolution of the model, the milliseconds of the forward Conv2D, of our
  * Conv2DBackpropInput and Conv2DBackpropFilter, and of the Conv2DBackpropInput wasm ships.
  * One thread (tfjs wasm runs no threads in Node).
+ *
+ * With `--webgpu`: the project's WGSL kernels (libs/engine/webgpu-kernels) against the ones
+ * tfjs-backend-webgpu ships, on the webgpu backend, in one process (ours are swapped out and back
+ * in): per kernel, milliseconds per call of Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter on the
+ * reference CNN's and PreActResNet-18's convolution shapes, and of the BatchNorm op forward +
+ * backward against the layer's composition of tfjs ops; then the reference CNN's train and
+ * input-gradient throughput with each set. GPU timings: `steps` calls queued back to back, then one
+ * read of a single element of the last output (the queue runs in order), so they include no
+ * transfer of results. A real GPU is found through Vulkan; `HARDEN_WEBGPU_SOFTWARE=1` runs it on
+ * llvmpipe, which checks that the bench runs and says nothing about a GPU's speed.
+ *
+ *   node dist/bench/kernels.js --webgpu [--batch 128] [--steps 20] [--warmup 3] [--repeats 3] [--json]
  */
 import { loadavg } from 'node:os';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { initEngine, tf, tfl } from '../libs/engine/index.js';
 import { registerWasmKernels, shippedWasmKernel } from '../libs/engine/wasm-kernels/index.js';
+import { batchNormTraining } from '../libs/models/batch-norm-layer.js';
+import { registerWebgpuKernels, restoreShippedWebgpuKernels, webgpuFallbackCounts } from '../libs/engine/webgpu-kernels/index.js';
 import { median, parseFlags } from './args.js';
 
 interface Options {
@@ -26,10 +40,16 @@ interface Options {
   warmup: number;
   repeats: number;
   json: boolean;
+  /** Our WGSL kernels against the shipped ones on the webgpu backend, instead of the wasm ones. */
+  webgpu: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
-  return parseFlags(argv, { batch: 64, steps: 10, warmup: 3, repeats: 3, json: false }, 'kernels.js [--batch N] [--steps N] [--warmup N] [--repeats N] [--json]');
+  return parseFlags(
+    argv,
+    { batch: 64, steps: 10, warmup: 3, repeats: 3, json: false, webgpu: false },
+    'kernels.js [--webgpu] [--batch N] [--steps N] [--warmup N] [--repeats N] [--json]',
+  );
 }
 
 function buildReferenceCnn(): tfl.Sequential {
@@ -198,8 +218,159 @@ async function shippedInputGrad(opts: Options): Promise<number | null> {
   }
 }
 
+interface WebgpuKernelRow {
+  op: string;
+  shape: string;
+  ours_ms: number;
+  shipped_ms: number;
+  /** Whether our kernel handed any call of this case to the shipped one (then the two columns time the same code). */
+  ours_fell_back: boolean;
+}
+
+interface WebgpuCase {
+  op: string;
+  shape: string;
+  /** Makes the inputs once; `run` is timed. */
+  setup(): tf.Tensor[];
+  run(inputs: tf.Tensor[]): tf.Tensor | tf.Tensor[];
+}
+
+/** Waits until the GPU has run everything queued before `t`, reading back one element. */
+async function settle(t: tf.Tensor | tf.Tensor[]): Promise<void> {
+  const first = Array.isArray(t) ? t[0] : t;
+  const one = tf.tidy(() => tf.slice(tf.reshape(first, [-1]), [0], [1]));
+  await one.data();
+  one.dispose();
+}
+
+/** Milliseconds per call: `steps` calls queued back to back, then one read; median of `repeats`. */
+async function gpuMs(c: WebgpuCase, opts: Pick<Options, 'steps' | 'warmup' | 'repeats'>): Promise<number> {
+  const inputs = c.setup();
+  for (let i = 0; i < opts.warmup; i++) {
+    const out = c.run(inputs);
+    await settle(out);
+    tf.dispose(out);
+  }
+  const runs: number[] = [];
+  for (let r = 0; r < opts.repeats; r++) {
+    const t0 = performance.now();
+    let last: tf.Tensor | tf.Tensor[] | undefined;
+    for (let i = 0; i < opts.steps; i++) {
+      if (last) tf.dispose(last);
+      last = c.run(inputs);
+    }
+    if (last) {
+      await settle(last);
+      tf.dispose(last);
+    }
+    runs.push((performance.now() - t0) / opts.steps);
+  }
+  tf.dispose(inputs);
+  return median(runs);
+}
+
+/** Convolution and BatchNorm cases on the shapes of the reference CNN and PreActResNet-18 (32×32). */
+function webgpuCases(batch: number): WebgpuCase[] {
+  const convs: Array<{ x: number[]; f: number[]; s: number }> = [
+    { x: [batch, 32, 32, 3], f: [3, 3, 3, 32], s: 1 },
+    { x: [batch, 32, 32, 32], f: [3, 3, 32, 64], s: 2 },
+    { x: [batch, 16, 16, 64], f: [3, 3, 64, 128], s: 2 },
+    { x: [batch, 32, 32, 3], f: [3, 3, 3, 64], s: 1 },
+    { x: [batch, 32, 32, 64], f: [3, 3, 64, 64], s: 1 },
+    { x: [batch, 16, 16, 128], f: [3, 3, 128, 128], s: 1 },
+    { x: [batch, 8, 8, 256], f: [3, 3, 256, 256], s: 1 },
+    { x: [batch, 4, 4, 512], f: [3, 3, 512, 512], s: 1 },
+    { x: [batch, 32, 32, 64], f: [1, 1, 64, 128], s: 2 },
+  ];
+  const cases: WebgpuCase[] = [];
+  for (const { x, f, s } of convs) {
+    const shape = `x=[${x}] k=${f[0]}x${f[1]}×${f[3]} s=${s}`;
+    const y = [x[0], Math.ceil(x[1] / s), Math.ceil(x[2] / s), f[3]];
+    const common = { strides: [s, s], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined };
+    const kernel = (name: string, names: string[], attrs: Record<string, unknown>) => (ts: tf.Tensor[]) =>
+      tf.engine().runKernel(name, Object.fromEntries(names.map((n, i) => [n, ts[i]])), attrs as never) as tf.Tensor;
+    cases.push(
+      { op: 'Conv2D', shape, setup: () => [tf.randomNormal(x), tf.randomNormal(f)], run: kernel('Conv2D', ['x', 'filter'], { ...common, dilations: [1, 1] }) },
+      { op: 'Conv2DBackpropInput', shape, setup: () => [tf.randomNormal(y), tf.randomNormal(f)], run: kernel('Conv2DBackpropInput', ['dy', 'filter'], { ...common, inputShape: x }) },
+      { op: 'Conv2DBackpropFilter', shape, setup: () => [tf.randomNormal(x), tf.randomNormal(y)], run: kernel('Conv2DBackpropFilter', ['x', 'dy'], { ...common, filterShape: f }) },
+    );
+  }
+  for (const [h, c] of [[32, 64], [16, 128], [8, 256], [4, 512]]) {
+    const shape = [batch, h, h, c];
+    cases.push({
+      op: 'BatchNorm forward + backward',
+      shape: `x=[${shape}]`,
+      setup: () => [tf.randomNormal(shape), tf.ones([c]), tf.zeros([c]), tf.randomNormal(shape)],
+      run: ([xi, g, b, r]) =>
+        tf.tidy(() => tf.grads((a, gg, bb) => tf.sum(tf.mul(batchNormTraining(a, gg as tf.Tensor1D, bb as tf.Tensor1D, 1e-3).y, r)))([xi, g, b])),
+    });
+  }
+  return cases;
+}
+
+/**
+ * `--webgpu`: our WGSL kernels against the shipped ones, per kernel and on the reference CNN.
+ * Our kernels are restored at the end whatever `HARDEN_WEBGPU_KERNELS` said.
+ */
+async function benchWebgpu(opts: Options): Promise<void> {
+  const engine = await initEngine('webgpu');
+  const limits = (tf.backend() as unknown as { device: GPUDevice }).device.limits;
+  const cases = webgpuCases(opts.batch);
+  const fallbacks = (): number => [...webgpuFallbackCounts().values()].reduce((a, b) => a + b, 0);
+  registerWebgpuKernels(limits);
+  const ours: Array<{ ms: number; fellBack: boolean }> = [];
+  for (const c of cases) {
+    const before = fallbacks();
+    ours.push({ ms: await gpuMs(c, opts), fellBack: fallbacks() > before });
+  }
+  const oursModel = await modelThroughput(opts);
+  restoreShippedWebgpuKernels();
+  const shipped: number[] = [];
+  let shippedModel: Awaited<ReturnType<typeof modelThroughput>>;
+  try {
+    for (const c of cases) shipped.push(await gpuMs(c, opts));
+    shippedModel = await modelThroughput(opts);
+  } finally {
+    registerWebgpuKernels(limits);
+  }
+  const rows: WebgpuKernelRow[] = cases.map((c, i) => ({
+    op: c.op,
+    shape: c.shape,
+    ours_ms: Number(ours[i].ms.toFixed(3)),
+    shipped_ms: Number(shipped[i].toFixed(3)),
+    ours_fell_back: ours[i].fellBack,
+  }));
+  const result = {
+    model: 'ref-cnn',
+    backend: engine.backend,
+    device: engine.device,
+    batch: opts.batch,
+    train_img_s_ours: Number(oursModel.train.median.toFixed(1)),
+    train_img_s_shipped: Number(shippedModel.train.median.toFixed(1)),
+    input_grad_img_s_ours: Number(oursModel.inputGrad.median.toFixed(1)),
+    input_grad_img_s_shipped: Number(shippedModel.inputGrad.median.toFixed(1)),
+    kernels: rows,
+  };
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const lines = [
+    `webgpu kernels, ours vs shipped, on ${engine.device}, batch ${opts.batch}` + (/software/.test(engine.device) ? ' (software adapter: no GPU speed is measured here)' : ''),
+    `  ref-cnn train step       ours ${result.train_img_s_ours.toFixed(1)} img/s, shipped ${result.train_img_s_shipped.toFixed(1)} img/s`,
+    `  ref-cnn input-grad step  ours ${result.input_grad_img_s_ours.toFixed(1)} img/s, shipped ${result.input_grad_img_s_shipped.toFixed(1)} img/s`,
+    `  ${'op'.padEnd(30)}${'shape'.padEnd(34)}${'ours ms'.padStart(10)}${'shipped ms'.padStart(12)}`,
+    ...rows.map((r) => `  ${r.op.padEnd(30)}${r.shape.padEnd(34)}${r.ours_ms.toFixed(3).padStart(10)}${r.shipped_ms.toFixed(3).padStart(12)}${r.ours_fell_back ? '  (ours fell back)' : ''}`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
+  if (opts.webgpu) {
+    await benchWebgpu(opts);
+    return;
+  }
   const engine = await initEngine('wasm');
   const kernels = kernelTimings(opts);
   const model = await modelThroughput(opts);

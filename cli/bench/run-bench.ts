@@ -17,6 +17,7 @@
  */
 import { createWorkerPool, initEngine, tf, type BackendName } from '../../libs/engine/index.js';
 import { buildModel, countParams, forwardMacs, modelToBytes, resolveModelConfig, type ArchName } from '../../libs/models/index.js';
+import { webgpuKernelsWanted } from '../../libs/engine/webgpu-kernels/index.js';
 import * as tasks from './bench-tasks.js';
 import { benchD2r, benchPgd, type AttackBenchRow, type D2rBenchRow } from './bench-algorithms.js';
 
@@ -48,6 +49,8 @@ export interface BenchRow {
   train_gflop_s: number;
   input_grad_gflop_s: number;
   params: number;
+  /** webgpu only: our WGSL kernels, or the shipped ones (`HARDEN_WEBGPU_KERNELS=shipped`) for A/B runs. */
+  webgpu_kernels?: 'own' | 'shipped';
 }
 
 export interface BenchOptions {
@@ -296,6 +299,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
           train_gflop_s: round((m.train * macs * 2 * 3) / 1e9, 2),
           input_grad_gflop_s: round((m.inputGrad * macs * 2 * 2) / 1e9, 2),
           params,
+          ...(backend === 'webgpu' ? { webgpu_kernels: webgpuKernelsWanted() ? ('own' as const) : ('shipped' as const) } : {}),
         };
         options.onProgress?.(
           `bench: ${c.model} ${backend} ×${workers}: train ${row.train_img_s} img/s (${row.train_gflop_s} GFLOP/s), input-grad ${row.input_grad_img_s} img/s (${row.input_grad_gflop_s} GFLOP/s)`,

@@ -7,13 +7,16 @@
  * CPU-only machine, which is how the test suite keeps this path from rotting.
  *
  * tfjs-backend-webgpu registers itself at import time with a plain `requestAdapter()`, which finds
- * no adapter on OpenGL ES; we replace that registration with our own device.
+ * no adapter on OpenGL ES; we replace that registration with our own device, then register the
+ * project's WGSL kernels over the shipped ones (webgpu-kernels/; `HARDEN_WEBGPU_KERNELS=shipped`
+ * keeps the shipped ones).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { tf } from './tf.js';
 import { EngineError } from './errors.js';
+import { registerWebgpuKernels, restoreShippedWebgpuKernels, webgpuKernelsWanted } from './webgpu-kernels/index.js';
 
 export type WebgpuMode = 'hardware' | 'software';
 
@@ -117,6 +120,7 @@ export async function probeWebgpu(mode: WebgpuMode): Promise<{ available: boolea
  * registration) and returns the adapter's name.
  */
 export async function registerWebgpuBackend(mode: WebgpuMode): Promise<string> {
+  const ownKernels = webgpuKernelsWanted(); // a bad HARDEN_WEBGPU_KERNELS fails before anything changes
   const found = await findAdapter(mode);
   if ('reason' in found) throw new EngineError('backend-unavailable', `backend "webgpu" is unavailable: ${found.reason}`);
   const { gpu, adapter } = found;
@@ -139,5 +143,9 @@ export async function registerWebgpuBackend(mode: WebgpuMode): Promise<string> {
   });
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', () => new WebGPUBackend(device, adapter.info), 3);
+  // Our WGSL kernels over the shipped ones (libs/engine/webgpu-kernels), tiles checked against this
+  // device's limits; HARDEN_WEBGPU_KERNELS=shipped keeps the shipped ones for A/B measurement.
+  if (ownKernels) registerWebgpuKernels(device.limits);
+  else restoreShippedWebgpuKernels();
   return found.device;
 }

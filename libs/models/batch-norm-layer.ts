@@ -21,7 +21,9 @@
  *
  * On the native engine the op is two oneDNN kernels (`HardenBatchNorm` forward, `HardenBatchNormGrad`
  * backward, libs/engine/native/batch-norm.ts) computing the same maths in one pass each; they keep
- * the variance instead of 1/σ. Elsewhere it is composed of tfjs ops as below.
+ * the variance instead of 1/σ. On webgpu the same two kernels are WGSL programs
+ * (libs/engine/webgpu-kernels/batch-norm.ts; not with `HARDEN_WEBGPU_KERNELS=shipped`). The op uses
+ * them wherever the current backend registers them; elsewhere it is composed of tfjs ops as below.
  */
 import type { BatchNormalization } from '@tensorflow/tfjs-layers/dist/layers/normalization.js';
 import { BATCH_NORM_GRAD_KERNEL, BATCH_NORM_KERNEL, tf, tfl } from '../engine/index.js';
@@ -79,7 +81,7 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Ten
   return { y, ...stats };
 }
 
-/** `batchNormTraining` through the engine's own kernels (the native engine registers them). */
+/** `batchNormTraining` through the engine's own kernels (the native and webgpu engines register them). */
 function batchNormKernels(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
   let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
   const op = tf.customGrad((...args: unknown[]) => {
