@@ -4,6 +4,7 @@
  * rest goes to the shipped kernel).
  */
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { OperandReader } from './gemm-program.js';
 import type { backend_util, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 
 export type Conv2DInfo = backend_util.Conv2DInfo;
@@ -59,4 +60,16 @@ export function shippedFunc(name: string, shipped: KernelConfig | undefined): Ke
     fallbacks.set(name, (fallbacks.get(name) ?? 0) + 1);
     return run(args);
   }) as KernelFunc;
+}
+
+/**
+ * A GEMM operand read from `tensor` at the flat index `at` that the WGSL statements `locate` compute
+ * from (row, k) for A or (k, col) for B; when `locate` also sets `inside`, positions outside the
+ * image read 0 (padding). Four adjacent elements at once when `vec4`.
+ */
+export function operandAt(side: 'A' | 'B', fast: OperandReader['fast'], vec4: boolean, tensor: string, locate: string, padded: boolean): OperandReader {
+  const args = side === 'A' ? 'row : i32, k : i32' : 'k : i32, col : i32';
+  const type = vec4 ? 'vec4<f32>' : 'f32';
+  const outside = padded ? `\n      if (!inside) { return ${vec4 ? 'vec4<f32>(0.0)' : '0.0'}; }` : '';
+  return { fast, vec4, wgsl: `fn load${side}${vec4 ? '4' : ''}(${args}) -> ${type} {${locate}${outside}\n      return ${tensor}[${vec4 ? 'at / 4' : 'at'}];\n    }` };
 }

@@ -18,7 +18,7 @@ import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { tf } from '../tf.js';
 import type { GemmTiles, SplitK } from './config.js';
-import { GEOMETRY_UNIFORMS, geometryValues, shippedFunc, unsupported, type Conv2DInfo, type KernelArgs } from './conv-common.js';
+import { GEOMETRY_UNIFORMS, geometryValues, operandAt, shippedFunc, unsupported, type Conv2DInfo, type KernelArgs } from './conv-common.js';
 import { createGemmProgram, fitTiles, gemmFits, gemmUniforms, ints, layoutAvoiding, tileM, tileN, type GemmSpec } from './gemm-program.js';
 
 const DECOMPOSE = `
@@ -55,26 +55,8 @@ export function conv2dBackpropFilterSpec(c: Conv2DInfo, tiles: GemmTiles, splits
     variableNames: ['x', 'dy'],
     outputShape: splits > 1 ? [splits, m * c.outChannels] : [c.filterHeight, c.filterWidth, c.inChannels, c.outChannels],
     tiles,
-    a: {
-      fast: 'outer',
-      vec4: vecA,
-      wgsl: vecA
-        ? `fn loadA4(row : i32, k : i32) -> vec4<f32> {${DECOMPOSE}
-      if (!inside) { return vec4<f32>(0.0); }
-      return x[at / 4];
-    }`
-        : `fn loadA(row : i32, k : i32) -> f32 {${DECOMPOSE}
-      if (!inside) { return 0.0; }
-      return x[at];
-    }`,
-    },
-    b: {
-      fast: 'outer',
-      vec4: vecB,
-      wgsl: vecB
-        ? `fn loadB4(k : i32, col : i32) -> vec4<f32> { return dy[(k * uniforms.N + col) / 4]; }`
-        : `fn loadB(k : i32, col : i32) -> f32 { return dy[k * uniforms.N + col]; }`,
-    },
+    a: operandAt('A', 'outer', vecA, 'x', DECOMPOSE, true),
+    b: operandAt('B', 'outer', vecB, 'dy', ' let at = k * uniforms.N + col;', false),
     store: `fn storeC(row : i32, col : i32, split : i32, value : f32) { result[(split * uniforms.M + row) * uniforms.N + col] = value; }`,
     uniforms: GEOMETRY_UNIFORMS,
     m,

@@ -22,7 +22,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { tf } from '../tf.js';
 import type { GemmTiles } from './config.js';
-import { GEOMETRY_UNIFORMS, geometryValues, shippedFunc, unsupported, type Conv2DInfo, type KernelArgs } from './conv-common.js';
+import { GEOMETRY_UNIFORMS, geometryValues, operandAt, shippedFunc, unsupported, type Conv2DInfo, type KernelArgs } from './conv-common.js';
 import { createGemmProgram, gemmFits, gemmUniforms, ints, type GemmSpec } from './gemm-program.js';
 
 /** One stride phase: its first pixel, pixel counts and filter taps per axis. */
@@ -85,30 +85,8 @@ export function conv2dBackpropInputSpec(c: Conv2DInfo, tiles: GemmTiles, p: Phas
     variableNames: ['dy', 'W'],
     outputShape: c.inShape,
     tiles,
-    a: {
-      fast: 'k',
-      vec4: vec,
-      wgsl: vec
-        ? `fn loadA4(row : i32, k : i32) -> vec4<f32> {${GATHER}
-      if (!inside) { return vec4<f32>(0.0); }
-      return dy[at / 4];
-    }`
-        : `fn loadA(row : i32, k : i32) -> f32 {${GATHER}
-      if (!inside) { return 0.0; }
-      return dy[at];
-    }`,
-    },
-    b: {
-      fast: 'k',
-      vec4: vec,
-      wgsl: vec
-        ? `fn loadB4(k : i32, col : i32) -> vec4<f32> {${filterAt}
-      return W[at / 4];
-    }`
-        : `fn loadB(k : i32, col : i32) -> f32 {${filterAt}
-      return W[at];
-    }`,
-    },
+    a: operandAt('A', 'k', vec, 'dy', GATHER, true),
+    b: operandAt('B', 'k', vec, 'W', filterAt, false),
     store: `fn storeC(row : i32, col : i32, split : i32, value : f32) {${PIXEL}
       result[((n * uniforms.inH + ih) * uniforms.inW + iw) * uniforms.N + col] = value;
     }`,

@@ -17,7 +17,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { tf } from '../tf.js';
 import type { GemmTiles } from './config.js';
-import { GEOMETRY_UNIFORMS, geometryValues, shippedFunc, unsupported, type Conv2DInfo, type KernelArgs } from './conv-common.js';
+import { GEOMETRY_UNIFORMS, geometryValues, operandAt, shippedFunc, unsupported, type Conv2DInfo, type KernelArgs } from './conv-common.js';
 import { createGemmProgram, gemmFits, gemmUniforms, type GemmSpec } from './gemm-program.js';
 
 const ACTIVATIONS: Record<string, string> = {
@@ -51,26 +51,8 @@ export function conv2dSpec(c: Conv2DInfo, tiles: GemmTiles, epilogue: { bias: bo
     variableNames: epilogue.bias ? ['x', 'W', 'bias'] : ['x', 'W'],
     outputShape: c.outShape,
     tiles,
-    a: {
-      fast: 'k',
-      vec4: vecA,
-      wgsl: vecA
-        ? `fn loadA4(row : i32, k : i32) -> vec4<f32> {${DECOMPOSE_ROW}
-      if (!inside) { return vec4<f32>(0.0); }
-      return x[at / 4];
-    }`
-        : `fn loadA(row : i32, k : i32) -> f32 {${DECOMPOSE_ROW}
-      if (!inside) { return 0.0; }
-      return x[at];
-    }`,
-    },
-    b: {
-      fast: 'outer',
-      vec4: vecB,
-      wgsl: vecB
-        ? `fn loadB4(k : i32, col : i32) -> vec4<f32> { return W[(k * uniforms.N + col) / 4]; }`
-        : `fn loadB(k : i32, col : i32) -> f32 { return W[k * uniforms.N + col]; }`,
-    },
+    a: operandAt('A', 'k', vecA, 'x', DECOMPOSE_ROW, true),
+    b: operandAt('B', 'outer', vecB, 'W', ' let at = k * uniforms.N + col;', false),
     store: `fn storeC(row : i32, col : i32, split : i32, value : f32) {
       var v = value;
       ${epilogue.bias ? 'v = v + bias[col];' : ''}
