@@ -31,6 +31,7 @@ export { project, projectToBall, sampleNorms, perturbationNorms } from './norms.
 export { PGD_LOSSES, type PgdLoss } from './objectives.js';
 export { createFgsm, type FgsmOptions } from './fgsm.js';
 export { createPgd, type PgdOptions } from './pgd.js';
+export { STEPS_PER_READBACK } from './readback.js';
 export { createCw, type CwOptions } from './cw.js';
 export { CAG_DEFAULTS, createCag, generateCag, type CagOptions, type GenerateCagOptions } from './cag.js';
 export { createApgdCe, type ApgdCeOptions } from './apgd-ce.js';

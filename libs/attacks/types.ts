@@ -34,6 +34,12 @@ export interface Criterion {
    * (`-1` for untargeted criteria).
    */
   isAdversarialRow(logits: Float32Array, label: number, target: number): boolean;
+  /**
+   * The same decision for a batch on the device: a bool `[n]` tensor from logits `[n, C]`, labels
+   * and targets (int32 `[n]`). Lets loops keep per-sample success on the GPU between steps; a
+   * criterion without it is evaluated on values read back each time it is needed.
+   */
+  adversarialMask?(logits: Tensor2D, labels: Tensor1D, targets: Tensor1D | undefined): Tensor1D;
 }
 
 /** Labels as accepted by `run`: class indices in [0, numClasses). */
