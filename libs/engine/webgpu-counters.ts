@@ -3,9 +3,9 @@
  * inside a step" is a number a test can pin, also on the software adapter (llvmpipe), whose timings
  * say nothing about a real GPU but whose dispatch and read-back counts are the same tfjs programs.
  *
- * How: the current backend *instance*'s methods are wrapped once (own properties shadowing the
- * class's methods; the class and its prototype are untouched, and every wrapper calls the original
- * with the same arguments). Counters only ever increase; a scope is the difference of two snapshots.
+ * How: the current backend *instance*'s methods (webgpu) or the tfjs engine instance's read methods
+ * (other backends) are wrapped once (own properties shadowing the class's methods; classes and
+ * prototypes are untouched, and every wrapper calls the original with the same arguments). Counters only ever increase; a scope is the difference of two snapshots.
  *
  * On `webgpu` (tfjs-backend-webgpu's `WebGPUBackend`):
  * - `dispatches`: `recordAndSubmit` calls — one compute dispatch (`dispatchWorkgroups`) each, the
@@ -21,9 +21,9 @@
  *   trips, but each one is a tensor built from JS values, which a step should not need either.
  *
  * On the other backends (`cpu`, `wasm`, `native`): there is no device memory to map, so
- * `readbacks` counts what would be one on a GPU — the backend's `read` and `readSync` calls
- * (`data`, `dataSync`, `array`, `arraySync`, and tfjs kernels that read their inputs on the CPU),
- * an outer call only once (wasm's `read` calls its `readSync`). `dispatches`, `submits` and `uploads`
+ * `readbacks` counts what would be one on a GPU — reads of tensor values into JS through tfjs's
+ * engine (`data`, `dataSync`, `array`, `arraySync`; the engine instance's `read`/`readSync` are
+ * wrapped), not the wasm kernels' reads inside their own heap. `dispatches`, `submits` and `uploads`
  * are `null` there.
  *
  * Scopes count everything the backend does while they are open, including work of concurrent async
@@ -60,11 +60,6 @@ interface WebgpuLike {
   uploadToGPU(dataId: object): unknown;
   readSync(dataId: object): unknown;
   tensorMap: { get(dataId: object): { values: unknown; resource: unknown; dtype: string } | undefined };
-}
-
-interface ReaderLike {
-  read(dataId: object): Promise<unknown>;
-  readSync(dataId: object): unknown;
 }
 
 const installed = new WeakMap<object, Counters>();
@@ -105,13 +100,27 @@ function installWebgpu(b: WebgpuLike, c: Counters): void {
   });
 }
 
-function installReader(b: ReaderLike, c: Counters): void {
-  const t = b as unknown as Record<string, unknown>;
-  // wasm's read() calls its readSync(), and readSync of a complex tensor calls itself: count the outer call.
+let engineWrapped = false;
+
+/**
+ * Other backends: reads of tensor values through tfjs's engine (`Tensor.data`, `dataSync`, `array`,
+ * `arraySync`, `bytes`), counted for the backend current at the time. Kernels reading their inputs
+ * inside a CPU backend's own memory (wasm's slice and concat do) go to the backend directly, are
+ * no round trip, and are not counted. One outer call counts once.
+ */
+function wrapEngineReads(): void {
+  if (engineWrapped) return;
+  engineWrapped = true;
+  const engine = tf.engine() as unknown as Record<string, unknown>;
   let depth = 0;
-  wrap(t, 'read', (f) => async (...args) => {
-    if (depth === 0) c.readbacks++;
-    // Any nested readSync runs synchronously inside the original call, before it returns its promise.
+  const count = () => {
+    if (depth > 0) return;
+    const c = installed.get(tf.backend() as unknown as object);
+    if (c && !c.gpu) c.readbacks++;
+  };
+  wrap(engine, 'read', (f) => async (...args) => {
+    count();
+    // Any nested read runs synchronously inside the original call, before it returns its promise.
     let pending: unknown;
     depth++;
     try {
@@ -121,8 +130,8 @@ function installReader(b: ReaderLike, c: Counters): void {
     }
     return await pending;
   });
-  wrap(t, 'readSync', (f) => (...args) => {
-    if (depth === 0) c.readbacks++;
+  wrap(engine, 'readSync', (f) => (...args) => {
+    count();
     depth++;
     try {
       return f(...args);
@@ -147,7 +156,7 @@ function counters(): Counters {
   const gpu = isWebgpu(backend);
   c = { gpu, dispatches: 0, submits: 0, readbacks: 0, uploads: 0 };
   if (gpu) installWebgpu(backend, c);
-  else installReader(backend as unknown as ReaderLike, c);
+  else wrapEngineReads();
   installed.set(backend, c);
   return c;
 }
