@@ -11,6 +11,7 @@
  *   dispatches, the same number in every step.
  * - A PGD-20 batch with early stopping (the evaluation's PGD-20): `PGD20_READBACKS` read-backs for
  *   the whole batch, none of them inside a step.
+ * - Every method's training step (PGD-AT and MART through `generatePgd`) reads nothing back.
  * - The trainer reads each progress window's losses once.
  *
  * The dispatch pin is a ceiling equal to the count measured on tfjs-backend-webgpu 4.22 (1326 per
@@ -23,8 +24,8 @@ import { after, before, describe, it } from 'node:test';
 import { countGpuWork, initEngine, probeBackends, tf, type BackendName, type GpuWork } from '../libs/engine/index.js';
 import { buildModel, resolveModelConfig } from '../libs/models/index.js';
 import { createPgd, fromLayersModel, STEPS_PER_READBACK } from '../libs/attacks/index.js';
-import { collectParameters, createSgd, createTrainingStep, getMethod, readLosses, train, type MethodModels, type TrainingEvent } from '../libs/training/index.js';
-import { prototypeDataset } from '../libs/training/testing.fixture.js';
+import { collectParameters, createSgd, createTrainingStep, getMethod, METHOD_NAMES, readLosses, train, type MethodModels, type TrainingEvent } from '../libs/training/index.js';
+import { prototypeDataset, tinyModel } from '../libs/training/testing.fixture.js';
 
 /** Dispatches of one D2R step (small-cnn 16×16×1 ×2, batch 4, CAG-10), measured on the software adapter. */
 const D2R_DISPATCHES = 1326;
@@ -89,6 +90,35 @@ function roundTrips(backend: BackendName, skip: () => string | undefined) {
         } else assert.equal(a.dispatches, null);
       } finally {
         s.dispose();
+      }
+    });
+
+    it('a training step of any method reads nothing back (PGD-AT, TRADES, MART, LBGAT, standard too)', async (t) => {
+      const reason = skip();
+      if (reason) return t.skip(reason);
+      const x = tf.randomUniform([BATCH, 8, 8, 1], 0, 1, 'float32', 3) as tf.Tensor4D;
+      const labels = Int32Array.from({ length: BATCH }, (_, i) => i % 4);
+      const y = tf.tensor1d(labels, 'int32');
+      try {
+        for (const name of METHOD_NAMES) {
+          const method = getMethod(name);
+          const models: MethodModels = { target: tinyModel({ seed: 1 }), guidance: method.usesGuidance ? tinyModel({ seed: 2 }) : undefined };
+          const { variables, names } = collectParameters(models);
+          const optimizer = createSgd(variables, {}, names);
+          const step = createTrainingStep({ method, models, optimizer, weights: { beta: 6, lambda: 6 }, numClasses: 4 });
+          try {
+            const { result, readbacks } = await countGpuWork(() => step(x, y, labels, { eps: 0.1, alpha: 0.03, steps: 2, seed: 1, lr: 0.01 }));
+            const [loss] = await readLosses([result.loss]);
+            assert.ok(Number.isFinite(loss), `${name}: loss ${loss}`);
+            assert.equal(readbacks, 0, `${name}: read-backs inside a step`);
+          } finally {
+            optimizer.dispose();
+            models.target.dispose();
+            models.guidance?.dispose();
+          }
+        }
+      } finally {
+        tf.dispose([x, y]);
       }
     });
 

@@ -19,17 +19,17 @@
  * (α defaults to ε/4 = 2/255).
  */
 import { tf, type Tensor1D, type Tensor4D } from '../engine/index.js';
-import { defineAttack, type StepContext } from './attack.js';
+import { defineAttack, nameTag, sampleStream, type StepContext } from './attack.js';
 import { AttackError } from './errors.js';
-import { lossAndGradientTensors, lossTensors, takeValues } from './gradient.js';
-import type { LossFn } from './losses.js';
-import { ascentStep, project } from './norms.js';
+import { inputGradient, lossAndGradientTensors, lossTensors, takeValues } from './gradient.js';
+import { crossEntropy, oneHotRows, type LossFn } from './losses.js';
+import { ascentStep, clipToBounds, project } from './norms.js';
 import { objective, PGD_LOSSES, type PgdLoss } from './objectives.js';
 import { boolean, checkKnownKeys, oneOf, positiveInt, positiveNumber } from './options.js';
 import { firstStepChecks, stepReadout } from './readback.js';
 import { replaceRows, rowsWhere, sum } from './rows.js';
-import { startingPoint, type StartKind } from './start.js';
-import type { Attack } from './types.js';
+import { NORMAL_START_STD, startingPoint, type StartKind } from './start.js';
+import type { Attack, AttackModel } from './types.js';
 
 export interface PgdOptions {
   /** Gradient steps per restart. @default 20 */
@@ -188,4 +188,69 @@ export function pgdSteps(name: string, o: ResolvedPgdOptions) {
 
 export function createPgd(options: PgdOptions = {}): Attack {
   return defineAttack(pgdSteps('pgd', resolvePgdOptions('pgd', options, { steps: 20, loss: 'ce' })));
+}
+
+export interface GeneratePgdOptions {
+  eps: number;
+  /** @default eps / 4 */
+  alpha?: number;
+  /** @default 10 */
+  steps?: number;
+  /** `uniform`: x + U(−ε, ε), clipped (Madry et al.); `normal`: x + 0.001·N(0, I). @default 'uniform' */
+  start?: 'uniform' | 'normal';
+  /** Seed of the start; sample i uses stream (seed, 'pgd', i + indexOffset, 0), as `createPgd`. @default 0 */
+  seed?: number;
+  /** @default 0 */
+  indexOffset?: number;
+}
+
+/**
+ * L∞ PGD on the cross-entropy for training loops (PGD-AT, MART): returns x' `[n, h, w, c]` (owned by
+ * the caller) and nothing else — no bounds check, criterion, warnings or restarts, and no read-back:
+ * one forward/backward pass per step, all on the device. The same iterate as
+ * `createPgd({ steps, alpha, randomStart, loss: 'ce' }).run(...)`'s `raw` for the same seed, bit for
+ * bit (`generate-pgd.spec.ts`).
+ */
+export function generatePgd(model: AttackModel, x: Tensor4D, labels: Int32Array, options: GeneratePgdOptions): Tensor4D {
+  checkKnownKeys('pgd', options, ['eps', 'alpha', 'steps', 'start', 'seed', 'indexOffset']);
+  const eps = positiveNumber('pgd', 'eps', options.eps, undefined);
+  if (eps === undefined) throw new AttackError('invalid-argument', 'pgd: eps is required', { field: 'eps' });
+  const alpha = positiveNumber('pgd', 'alpha', options.alpha, eps / 4) ?? eps / 4;
+  const steps = positiveInt('pgd', 'steps', options.steps, 10);
+  const start = options.start ?? 'uniform';
+  const seed = options.seed ?? 0;
+  const offset = options.indexOffset ?? 0;
+  const [n, h, w, c] = x.shape;
+  const d = h * w * c;
+  const noise = new Float32Array(n * d);
+  const tag = nameTag('pgd');
+  for (let i = 0; i < n; i++) {
+    const rng = sampleStream(seed, tag, offset + i, 0);
+    const row = noise.subarray(i * d, (i + 1) * d);
+    if (start === 'uniform') rng.fillUniform(row, -1, 1);
+    else rng.fillNormal(row, 0, 1);
+  }
+  const yOneHot = oneHotRows(labels, model.numClasses);
+  const lossFn = crossEntropy(yOneHot);
+  let xAdv = tf.tidy(() => {
+    const u = tf.tensor4d(noise, [n, h, w, c]);
+    return start === 'uniform'
+      ? clipToBounds(tf.add(x, tf.mul(u, eps)) as Tensor4D, model.bounds)
+      : (tf.add(x, tf.mul(u, NORMAL_START_STD)) as Tensor4D);
+  });
+  try {
+    for (let step = 0; step < steps; step++) {
+      const grad = inputGradient(model, xAdv, lossFn);
+      const cur = xAdv;
+      xAdv = tf.tidy(() => project(ascentStep(cur, grad, alpha, 'Linf'), x, eps, 'Linf', model.bounds));
+      cur.dispose();
+      grad.dispose();
+    }
+    return xAdv;
+  } catch (error) {
+    xAdv.dispose();
+    throw error;
+  } finally {
+    yOneHot.dispose();
+  }
 }
