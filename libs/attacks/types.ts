@@ -45,7 +45,10 @@ export interface Criterion {
 /** Labels as accepted by `run`: class indices in [0, numClasses). */
 export type Labels = Int32Array | readonly number[] | Tensor1D;
 
-/** Progress of an iterative attack, reported after each step when `onStep` is given. */
+/**
+ * Progress of an iterative attack, one per step when `onStep` is given. Loops read values back only
+ * every few steps (`STEPS_PER_READBACK`, APGD's checkpoints), so events arrive in bursts, in order.
+ */
 export interface StepEvent {
   /** The attack (or AutoAttack stage) that took the step. */
   readonly attack: string;
