@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import { initEngine, tf } from '../libs/engine/index.js';
 import { buildModel, resolveModelConfig } from '../libs/models/index.js';
-import { collectParameters, createSgd, createTrainingStep, getMethod } from '../libs/training/index.js';
+import { collectParameters, createSgd, createTrainingStep, getMethod, readLosses } from '../libs/training/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -46,7 +46,8 @@ const heapMiB = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array }
 const heapBefore = heapMiB();
 process.stderr.write(`d2r-memory: preact-resnet18 + resnet18, batch ${batch}, gradients ${gradients}, CAG-${cagSteps}, ${engine.backend} (${engine.device})…\n`);
 const start = performance.now();
-await step(x, y, labels, { eps: 8 / 255, alpha: 2 / 255, steps: cagSteps, seed: 0, lr: 0.01 });
+// Reading the loss waits for the step to finish.
+await readLosses([(await step(x, y, labels, { eps: 8 / 255, alpha: 2 / 255, steps: cagSteps, seed: 0, lr: 0.01 })).loss]);
 const result = {
   target: 'preact-resnet18',
   guidance: 'resnet18',

@@ -41,6 +41,13 @@ describe('harden CLI end to end', () => {
     const d2r = r.json?.d2r as Array<{ img_s: number }>;
     assert.ok(attacks.length >= 1 && attacks.every((a) => a.img_s > 0));
     assert.ok(d2r.length >= 1 && d2r.every((a) => a.img_s > 0));
+    // Per-step counts (countGpuWork): no dispatch counts off webgpu; one worker's steps read nothing back.
+    const one = r.json?.results as Array<Record<string, number | null> & { workers: number }>;
+    for (const x of one.filter((row) => row.workers === 1)) {
+      assert.deepEqual([x.train_dispatches_per_step, x.train_readbacks_per_step, x.input_grad_dispatches_per_step, x.input_grad_readbacks_per_step], [null, 0, null, 0], JSON.stringify(x));
+    }
+    for (const x of d2r as Array<Record<string, unknown>>) assert.deepEqual([x.dispatches_per_step, x.readbacks_per_step], [null, 0], JSON.stringify(x));
+    for (const x of attacks as Array<Record<string, unknown>>) assert.ok(x.dispatches_per_step === null && typeof x.readbacks_per_step === 'number', JSON.stringify(x));
   });
 
   it('trains, attacks the saved model, evaluates it and gates on the report', () => {

@@ -10,7 +10,7 @@ import { before, describe, it } from 'node:test';
 import { initEngine, loadNative, tf } from '../libs/engine/index.js';
 import { assertNativeLoaded, nativeTestSkip } from '../libs/engine/native/native-availability.js';
 import { buildModel, resolveModelConfig } from '../libs/models/index.js';
-import { collectParameters, createSgd, createTrainingStep, getMethod } from '../libs/training/index.js';
+import { collectParameters, createSgd, createTrainingStep, getMethod, readLosses } from '../libs/training/index.js';
 import { relativeError } from '../libs/engine/kernel-check.fixture.js';
 
 const INPUT: [number, number, number] = [16, 16, 3];
@@ -29,7 +29,7 @@ async function d2rStep(steps = 1): Promise<{ params: Float32Array; loss: number 
   const y = tf.tensor1d(labels, 'int32');
   try {
     let loss = 0;
-    for (let i = 0; i < steps; i++) loss = (await step(x, y, labels, { eps: 0.031, alpha: 0.007, steps: 10, seed: 3, lr: 0.05 })).loss;
+    for (let i = 0; i < steps; i++) [loss] = await readLosses([(await step(x, y, labels, { eps: 0.031, alpha: 0.007, steps: 10, seed: 3, lr: 0.05 })).loss]);
     const params = tf.tidy(() => tf.concat(variables.map((v) => tf.reshape(v, [-1]))).dataSync() as Float32Array);
     return { params, loss };
   } finally {

@@ -9,10 +9,10 @@
  * The process's resident memory after the D2R steps is reported too (the issue's 4 GiB budget for a
  * PreActResNet-18 D2R step at batch 128 on wasm).
  */
-import { tf, type BackendName, type EngineInfo } from '../../libs/engine/index.js';
+import { countGpuWork, gpuWorkBetween, readGpuCounters, tf, type BackendName, type EngineInfo, type GpuWork } from '../../libs/engine/index.js';
 import { buildModel, resolveModelConfig, type ArchName } from '../../libs/models/index.js';
 import { fromLayersModel, runAttackByName } from '../../libs/attacks/index.js';
-import { collectParameters, createSgd, createTrainingStep, getMethod } from '../../libs/training/index.js';
+import { collectParameters, createSgd, createTrainingStep, getMethod, readLosses } from '../../libs/training/index.js';
 
 export interface AttackBenchRow {
   model: string;
@@ -22,6 +22,13 @@ export interface AttackBenchRow {
   batch: number;
   attack: string;
   img_s: number;
+  /**
+   * GPU dispatches per attack step (webgpu; `null` elsewhere): the timed run's count over its steps,
+   * so the run's fixed work (input check, clean and final passes) is spread over them.
+   */
+  dispatches_per_step: number | null;
+  /** Read-backs per attack step, counted like `dispatches_per_step` (other backends: reads of tensor values). */
+  readbacks_per_step: number;
 }
 
 export interface D2rBenchRow {
@@ -35,6 +42,16 @@ export interface D2rBenchRow {
   rss_mib: number;
   /** `recompute` = the trainer's --low-memory mode (one forward pass's activations at a time). */
   gradients: 'tape' | 'recompute';
+  /** GPU dispatches per D2R step (webgpu; `null` elsewhere), counted over the timed steps. */
+  dispatches_per_step: number | null;
+  /** Read-backs inside a D2R step (the losses are read once after the timed steps, not counted here). */
+  readbacks_per_step: number;
+}
+
+/** Per-step counts of `work` over `steps` steps, 2 decimals. */
+export function perStep(work: GpuWork, steps: number): { dispatches_per_step: number | null; readbacks_per_step: number } {
+  const r = (v: number) => Math.round((v / steps) * 100) / 100;
+  return { dispatches_per_step: work.dispatches === null ? null : r(work.dispatches), readbacks_per_step: r(work.readbacks) };
 }
 
 interface ModelCase {
@@ -58,9 +75,18 @@ export async function benchPgd(c: ModelCase, batch: number, engine: EngineInfo):
     const target = fromLayersModel(model);
     // One warm-up step, then PGD-20 timed.
     (await runAttackByName('pgd', target, x, labels, { eps, steps: 1 })).adversarial.dispose();
-    const report = await runAttackByName('pgd', target, x, labels, { eps, steps: 20 });
+    const { result: report, ...work } = await countGpuWork(() => runAttackByName('pgd', target, x, labels, { eps, steps: 20 }));
     report.adversarial.dispose();
-    return { model: c.arch, backend: engine.backend, device: engine.device, workers: 1, batch, attack: 'pgd-20', img_s: round(batch / report.seconds, 2) };
+    return {
+      model: c.arch,
+      backend: engine.backend,
+      device: engine.device,
+      workers: 1,
+      batch,
+      attack: 'pgd-20',
+      img_s: round(batch / report.seconds, 2),
+      ...perStep(work, 20),
+    };
   } finally {
     x.dispose();
     model.dispose();
@@ -87,9 +113,14 @@ export async function benchD2r(
   const eps = target.inputShape[0] <= 28 ? 0.3 : 0.031;
   const settings = { eps, alpha: eps * (0.007 / 0.031), steps: 10, seed: 0, lr: 0.01 };
   try {
-    await step(x, y, labels, settings); // warm-up
+    await readLosses([(await step(x, y, labels, settings)).loss]); // warm-up
     const start = performance.now();
-    for (let i = 0; i < steps; i++) await step(x, y, labels, settings);
+    const before = readGpuCounters();
+    const losses = [];
+    for (let i = 0; i < steps; i++) losses.push((await step(x, y, labels, settings)).loss);
+    const work = gpuWorkBetween(before, readGpuCounters());
+    // One read after the steps waits for all of them (a GPU queue runs in order).
+    await readLosses(losses);
     const seconds = (performance.now() - start) / 1000;
     return {
       target: target.arch,
@@ -101,6 +132,7 @@ export async function benchD2r(
       img_s: round((batch * steps) / seconds, 2),
       rss_mib: Math.round(process.memoryUsage().rss / 2 ** 20),
       gradients,
+      ...perStep(work, steps),
     };
   } finally {
     tf.dispose([x, y]);

@@ -8,7 +8,7 @@
  * - Input-gradient step: forward in inference mode, gradient of the loss w.r.t. the input only
  *   (what an attack step costs). About 2× the forward multiply-adds.
  */
-import { tf, tfl } from '../../libs/engine/index.js';
+import { countGpuWork, tf, tfl, type GpuWork } from '../../libs/engine/index.js';
 import { modelFromBytes, type ModelBytes } from '../../libs/models/index.js';
 
 interface State {
@@ -50,30 +50,53 @@ export async function load(payload: LoadPayload): Promise<{ numTensors: number }
   return { numTensors: tf.memory().numTensors };
 }
 
-/** Runs `steps` training steps; returns elapsed seconds. */
+/**
+ * Runs `steps` training steps; returns elapsed seconds. Only the last step's loss is read: a GPU
+ * queue runs in order, so that read waits for every step, and no step waits for the CPU.
+ */
 export async function trainSteps(payload: { steps: number }): Promise<number> {
   const { model, x, y, optimizer } = requireState();
   const start = performance.now();
+  let cost: tf.Scalar | null = null;
   for (let i = 0; i < payload.steps; i++) {
-    const cost = optimizer.minimize(() => lossOf(model, x, y, true), true);
-    // Reading the loss waits for the step to finish (asynchronously: GPU backends cannot read synchronously).
-    await cost?.data();
     cost?.dispose();
+    cost = optimizer.minimize(() => lossOf(model, x, y, true), true);
   }
+  // Asynchronously: GPU backends cannot read synchronously.
+  await cost?.data();
+  cost?.dispose();
   return (performance.now() - start) / 1000;
 }
 
-/** Runs `steps` input-gradient steps; returns elapsed seconds. */
+/** Runs `steps` input-gradient steps; returns elapsed seconds. Reads only the last gradient (as `trainSteps`). */
 export async function inputGradSteps(payload: { steps: number }): Promise<number> {
   const { model, x, y } = requireState();
   const grad = tf.grad((xi: tf.Tensor) => lossOf(model, xi as tf.Tensor4D, y, false));
   const start = performance.now();
+  let g: tf.Tensor | null = null;
   for (let i = 0; i < payload.steps; i++) {
-    const g = grad(x);
-    await g.data();
-    g.dispose();
+    g?.dispose();
+    g = grad(x);
   }
+  await g?.data();
+  g?.dispose();
   return (performance.now() - start) / 1000;
+}
+
+/**
+ * What one training step and one input-gradient step issue on this thread's engine (dispatches and
+ * read-backs, `countGpuWork`); each result is read after its count, outside it.
+ */
+export async function countSteps(): Promise<{ train: GpuWork; inputGrad: GpuWork }> {
+  const { model, x, y, optimizer } = requireState();
+  const { result: cost, ...train } = await countGpuWork(() => optimizer.minimize(() => lossOf(model, x, y, true), true));
+  await cost?.data();
+  cost?.dispose();
+  const grad = tf.grad((xi: tf.Tensor) => lossOf(model, xi as tf.Tensor4D, y, false));
+  const { result: g, ...inputGrad } = await countGpuWork(() => grad(x));
+  await g.data();
+  g.dispose();
+  return { train, inputGrad };
 }
 
 /** Gradients of every trainable weight on this thread's batch, flattened in weight order. */

@@ -15,7 +15,7 @@
  * seconds (one worker alone swung 315 ↔ 445 img/s in phases on the 2-core development VM), and
  * back-to-back blocks let that drift into the ratio between worker counts.
  */
-import { createWorkerPool, initEngine, tf, type BackendName } from '../../libs/engine/index.js';
+import { createWorkerPool, initEngine, tf, type BackendName, type GpuWork } from '../../libs/engine/index.js';
 import { buildModel, countParams, forwardMacs, modelToBytes, resolveModelConfig, type ArchName } from '../../libs/models/index.js';
 import { webgpuKernelsWanted } from '../../libs/engine/webgpu-kernels/index.js';
 import * as tasks from './bench-tasks.js';
@@ -51,6 +51,22 @@ export interface BenchRow {
   params: number;
   /** webgpu only: our WGSL kernels, or the shipped ones (`HARDEN_WEBGPU_KERNELS=shipped`) for A/B runs. */
   webgpu_kernels?: 'own' | 'shipped';
+  /**
+   * What one step issues on the engine (`countGpuWork`): compute dispatches (webgpu; `null` on other
+   * backends) and read-backs (GPU→CPU maps; elsewhere reads of tensor values). Counted on one worker
+   * (`null` for rows of several workers, whose step is split over threads).
+   */
+  train_dispatches_per_step: number | null;
+  train_readbacks_per_step: number | null;
+  input_grad_dispatches_per_step: number | null;
+  input_grad_readbacks_per_step: number | null;
+}
+
+type Counted = { train: GpuWork; inputGrad: GpuWork };
+interface Measured {
+  train: number;
+  inputGrad: number;
+  counts?: Counted;
 }
 
 export interface BenchOptions {
@@ -108,12 +124,12 @@ async function timeLoop(step: (n: number) => Promise<number> | number, c: BenchC
   return steps / seconds;
 }
 
-async function measureInProcess(bytes: tasks.LoadPayload['model'], c: BenchCase): Promise<{ train: number; inputGrad: number }> {
+async function measureInProcess(bytes: tasks.LoadPayload['model'], c: BenchCase): Promise<Measured> {
   await tasks.load({ model: bytes, batch: c.batch, seed: 1 });
   try {
     const inputGrad = (await timeLoop((steps) => tasks.inputGradSteps({ steps }), c)) * c.batch;
     const train = (await timeLoop((steps) => tasks.trainSteps({ steps }), c)) * c.batch;
-    return { train, inputGrad };
+    return { train, inputGrad, counts: await tasks.countSteps() };
   } finally {
     tasks.dispose();
   }
@@ -195,7 +211,7 @@ async function interleaved(timed: Timed[], c: BenchCase): Promise<number[]> {
  * module comment). Every count runs in a pool of its own, one worker included, so that all of them
  * pay the same messaging and none runs in this busy thread.
  */
-async function measureInterleaved(bytes: tasks.LoadPayload['model'], c: BenchCase, backend: BackendName, counts: number[]): Promise<Map<number, { train: number; inputGrad: number }>> {
+async function measureInterleaved(bytes: tasks.LoadPayload['model'], c: BenchCase, backend: BackendName, counts: number[]): Promise<Map<number, Measured>> {
   const pools = new Map(counts.map((w) => [w, createWorkerPool({ size: w, backend })]));
   try {
     await Promise.all([...pools.values()].map((p) => p.ready()));
@@ -230,7 +246,10 @@ async function measureInterleaved(bytes: tasks.LoadPayload['model'], c: BenchCas
       ),
       c,
     );
-    return new Map(counts.map((w, i) => [w, { train: train[i], inputGrad: inputGrad[i] }]));
+    // One worker's step, counted in that worker (its pool holds the whole batch).
+    const single = pools.get(1);
+    const [counted] = single ? await single.broadcast<Counted>(task('countSteps'), {}) : [];
+    return new Map(counts.map((w, i) => [w, { train: train[i], inputGrad: inputGrad[i], ...(w === 1 && counted ? { counts: counted } : {}) }]));
   } finally {
     await Promise.all([...pools.values()].map((p) => p.close()));
   }
@@ -287,7 +306,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       const measured = together ? await measureInterleaved(bytes, c, backend, counts) : undefined;
       for (const workers of counts) {
         if (!together) options.onProgress?.(`bench: ${c.model} on ${backend} (${engine.device}), batch ${c.batch}, ${workers} worker(s)…`);
-        const m = measured?.get(workers) ?? (workers === 1 ? await measureInProcess(bytes, c) : await measureParallel(bytes, c, backend, workers));
+        const m: Measured = measured?.get(workers) ?? (workers === 1 ? await measureInProcess(bytes, c) : await measureParallel(bytes, c, backend, workers));
         const row: BenchRow = {
           model: c.model,
           backend,
@@ -300,6 +319,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
           input_grad_gflop_s: round((m.inputGrad * macs * 2 * 2) / 1e9, 2),
           params,
           ...(backend === 'webgpu' ? { webgpu_kernels: webgpuKernelsWanted() ? ('own' as const) : ('shipped' as const) } : {}),
+          train_dispatches_per_step: m.counts?.train.dispatches ?? null,
+          train_readbacks_per_step: m.counts?.train.readbacks ?? null,
+          input_grad_dispatches_per_step: m.counts?.inputGrad.dispatches ?? null,
+          input_grad_readbacks_per_step: m.counts?.inputGrad.readbacks ?? null,
         };
         options.onProgress?.(
           `bench: ${c.model} ${backend} ×${workers}: train ${row.train_img_s} img/s (${row.train_gflop_s} GFLOP/s), input-grad ${row.input_grad_img_s} img/s (${row.input_grad_gflop_s} GFLOP/s)`,

@@ -8,7 +8,8 @@ import { printJson, printLine, progress, table } from '../output.js';
 export const benchHelp = `harden bench [--quick] [--backend B] [--workers N] [--json]
   Training-step and input-gradient throughput (img/s, GFLOP/s) of the reference CNN (batch 64)
   and PreActResNet-18 (batch 128; 8 with --quick) on each available backend, with 1 and N workers;
-  PGD-20 img/s and D2R step img/s (CAG-10 + loss + update over both models).
+  PGD-20 img/s and D2R step img/s (CAG-10 + loss + update over both models). Each row also
+  gives GPU dispatches (webgpu) and read-backs per step.
   --quick finishes in about a minute on 2 cores. --backend limits the run to one backend.`;
 
 export async function benchCommand(argv: string[]): Promise<number> {
@@ -45,16 +46,41 @@ export async function benchCommand(argv: string[]): Promise<number> {
     printJson({ quick: values.quick ?? false, seconds, results, attacks, d2r });
     return 0;
   }
+  // Dispatches and read-backs per step (countGpuWork): dispatches on webgpu only, "—" where not counted.
+  const n = (v: number | null) => (v === null ? '—' : v);
   printLine(
     table(
-      ['model', 'backend', 'workers', 'batch', 'train img/s', 'train GFLOP/s', 'input-grad img/s', 'input-grad GFLOP/s'],
-      results.map((r) => [r.model, r.backend, r.workers, r.batch, r.train_img_s, r.train_gflop_s, r.input_grad_img_s, r.input_grad_gflop_s]),
+      ['model', 'backend', 'workers', 'batch', 'train img/s', 'train GFLOP/s', 'input-grad img/s', 'input-grad GFLOP/s', 'train disp/step', 'train reads/step', 'grad disp/step', 'grad reads/step'],
+      results.map((r) => [
+        r.model,
+        r.backend,
+        r.workers,
+        r.batch,
+        r.train_img_s,
+        r.train_gflop_s,
+        r.input_grad_img_s,
+        r.input_grad_gflop_s,
+        n(r.train_dispatches_per_step),
+        n(r.train_readbacks_per_step),
+        n(r.input_grad_dispatches_per_step),
+        n(r.input_grad_readbacks_per_step),
+      ]),
     ),
   );
   printLine();
-  printLine(table(['attack', 'model', 'backend', 'batch', 'img/s'], attacks.map((r) => [r.attack, r.model, r.backend, r.batch, r.img_s])));
+  printLine(
+    table(
+      ['attack', 'model', 'backend', 'batch', 'img/s', 'disp/step', 'reads/step'],
+      attacks.map((r) => [r.attack, r.model, r.backend, r.batch, r.img_s, n(r.dispatches_per_step), r.readbacks_per_step]),
+    ),
+  );
   printLine();
-  printLine(table(['D2R step', 'backend', 'batch', 'img/s', 'RSS MiB'], d2r.map((r) => [`${r.target} + ${r.guidance}`, r.backend, r.batch, r.img_s, r.rss_mib])));
+  printLine(
+    table(
+      ['D2R step', 'backend', 'batch', 'img/s', 'RSS MiB', 'disp/step', 'reads/step'],
+      d2r.map((r) => [`${r.target} + ${r.guidance}`, r.backend, r.batch, r.img_s, r.rss_mib, n(r.dispatches_per_step), r.readbacks_per_step]),
+    ),
+  );
   printLine(`(${seconds} s)`);
   return 0;
 }

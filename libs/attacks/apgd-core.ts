@@ -14,15 +14,15 @@
  * Everything is per sample (step sizes, checkpoints, bests), so a sample's trajectory does not depend
  * on the others in its batch.
  */
-import { tf, type Tensor4D } from '../engine/index.js';
+import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D } from '../engine/index.js';
 import type { StepContext } from './attack.js';
-import { checkFiniteLoss, checkZeroGradient } from './checks.js';
-import { gradientAbsSums, lossAndGradient } from './gradient.js';
+import { lossAndGradientTensors, takeValues } from './gradient.js';
 import type { LossFn } from './losses.js';
 import { clipToBounds, normalizeL2, projectToBall, sampleNorms } from './norms.js';
 import { checkKnownKeys, numberIn, positiveInt } from './options.js';
 import { normalNoise, uniformNoise } from './random.js';
-import { selectRows, sum } from './rows.js';
+import { firstStepChecks, stepReadout } from './readback.js';
+import { selectRows } from './rows.js';
 import type { Norm } from './types.js';
 
 export interface ApgdOptions {
@@ -82,100 +82,143 @@ function startPoint(ctx: StepContext, stream: number): Tensor4D {
   return out;
 }
 
-/** One APGD run (Algorithm 1) on every sample of `ctx`, maximising `lossFn`. */
+/** Bool `[n]` mask → `[n, 1, 1, 1]` for `tf.where` over images (numpy-style broadcasting). */
+function rowsMask(mask: Tensor1D): Tensor {
+  return tf.reshape(mask, [mask.shape[0], 1, 1, 1]);
+}
+
+/**
+ * One APGD run (Algorithm 1) on every sample of `ctx`, maximising `lossFn`.
+ *
+ * Read-backs (`readback.ts`): none inside a step. The per-sample state between checkpoints — best
+ * loss, best and best-adversarial iterates, "ever fooled" — stays on the device, and each step's
+ * losses are kept as tensors. The step-size rule needs values, so each checkpoint reads once: the
+ * losses of the steps since the previous checkpoint (and the one before them) with the best losses,
+ * plus the queued progress objectives; then the halved step sizes go back up as one small tensor.
+ * For N = 100 that is 8 reads (checkpoints after steps 22, 41, 57, 70, 80, 87, 93, 99), and one more
+ * after the last step (fooled mask, starting point's checks). A custom criterion without
+ * `adversarialMask` reads the logits every step instead (it runs in JS).
+ */
 export async function apgdSingleRun(ctx: StepContext, lossFn: LossFn, o: ResolvedApgd, stream: number, checks: boolean): Promise<ApgdRun> {
   const { n, eps } = ctx;
   const N = o.steps;
   const nIter2 = Math.max(Math.floor(0.22 * N), 1);
   const nIterMin = Math.max(Math.floor(0.06 * N), 1);
   const sizeDecr = Math.max(Math.floor(0.03 * N), 1);
+  const readout = stepReadout(ctx, Number.POSITIVE_INFINITY);
+  const firstChecks = firstStepChecks(ctx);
+  /** Per-sample success at logits, on the device. */
+  const adversarial = async (logits: Tensor2D): Promise<Tensor1D> =>
+    ctx.adversarialMask(logits) ?? tf.tensor1d(ctx.isAdversarial(await takeValues(logits.clone())), 'bool');
 
   let xAdv = ctx.own(startPoint(ctx, stream));
-  const first = await lossAndGradient(ctx.model, xAdv, lossFn);
+  const first = lossAndGradientTensors(ctx.model, xAdv, lossFn);
   let grad = ctx.own(first.grad);
-  if (checks) {
-    ctx.warn(checkZeroGradient(await gradientAbsSums(grad), ctx.attack));
-    ctx.warn(checkFiniteLoss(first.loss, ctx.attack));
-  }
-  ctx.reportStep(0, sum(first.loss));
+  if (checks) firstChecks.record(grad, first.loss);
+  readout.record(0, first.loss);
   let xBest = ctx.own(xAdv.clone());
   let xBestAdv = ctx.own(xAdv.clone());
   let gradBest = ctx.own(grad.clone());
   let xAdvOld = ctx.own(xAdv.clone());
-  const fooled = ctx.isAdversarial(first.logits);
-  const lossBest = Float32Array.from(first.loss);
-  const lossSteps = new Float32Array(N * n); // row i: losses after step i (zeros until written)
+  let fooled = ctx.own(await adversarial(first.logits));
+  let lossBest = ctx.own(first.loss.clone()) as Tensor1D;
+  tf.dispose([first.logits, first.loss]);
+  // Losses of the steps since the last checkpoint, on the device; `lastRow` is the step before them
+  // (zeros before the first checkpoint: the reference's index −1 wraps to a row not yet written).
+  let period: Tensor1D[] = [];
+  let lastRow = ctx.own(tf.zeros([n]) as Tensor1D);
   const stepSize = new Float32Array(n).fill(2 * eps);
-  let lossBestLastCheck = Float32Array.from(lossBest);
+  let eta = ctx.own(tf.tensor4d(stepSize, [n, 1, 1, 1]));
+  let lossBestLastCheck: Float32Array | undefined;
   let reducedLastCheck = new Uint8Array(n).fill(1);
   let k = nIter2;
   let counter3 = 0;
 
-  for (let i = 0; i < N; i++) {
-    const a = i > 0 ? o.momentum : 1;
-    const prev = xAdv;
-    const old = xAdvOld;
-    const g = grad;
-    const next = tf.tidy(() => {
-      const eta = tf.tensor4d(stepSize, [n, 1, 1, 1]);
-      const momentumTerm = tf.mul(tf.sub(prev, old), 1 - a);
-      const z = feasible(ctx, tf.add(prev, tf.mul(direction(g, ctx.norm), eta)) as Tensor4D);
-      return feasible(ctx, tf.add(tf.add(prev, tf.mul(tf.sub(z, prev), a)), momentumTerm) as Tensor4D);
-    });
-    xAdvOld = ctx.swap(xAdvOld, prev);
-    xAdv = ctx.own(next);
+  try {
+    for (let i = 0; i < N; i++) {
+      const a = i > 0 ? o.momentum : 1;
+      const prev = xAdv;
+      const old = xAdvOld;
+      const g = grad;
+      const step = eta;
+      const next = tf.tidy(() => {
+        const momentumTerm = tf.mul(tf.sub(prev, old), 1 - a);
+        const z = feasible(ctx, tf.add(prev, tf.mul(direction(g, ctx.norm), step)) as Tensor4D);
+        return feasible(ctx, tf.add(tf.add(prev, tf.mul(tf.sub(z, prev), a)), momentumTerm) as Tensor4D);
+      });
+      xAdvOld = ctx.swap(xAdvOld, prev);
+      xAdv = ctx.own(next);
 
-    const evald = await lossAndGradient(ctx.model, xAdv, lossFn);
-    grad = ctx.swap(grad, evald.grad);
-    const adv = ctx.isAdversarial(evald.logits);
-    for (let s = 0; s < n; s++) if (adv[s]) fooled[s] = 1;
-    xBestAdv = ctx.swap(xBestAdv, selectRows(adv, xAdv, xBestAdv));
-    ctx.reportStep(i + 1, sum(evald.loss));
+      const evald = lossAndGradientTensors(ctx.model, xAdv, lossFn);
+      grad = ctx.swap(grad, evald.grad);
+      const adv = await adversarial(evald.logits);
+      const fooledBefore = fooled;
+      fooled = ctx.swap(fooled, tf.logicalOr(fooledBefore, adv) as Tensor1D);
+      const cur = xAdv;
+      const bestAdvBefore = xBestAdv;
+      xBestAdv = ctx.swap(xBestAdv, tf.tidy(() => tf.where(rowsMask(adv), cur, bestAdvBefore) as Tensor4D));
+      adv.dispose();
+      readout.record(i + 1, evald.loss);
 
-    const improved = new Uint8Array(n);
-    for (let s = 0; s < n; s++) {
-      const l = evald.loss[s];
-      lossSteps[i * n + s] = l;
-      if (l > lossBest[s]) {
-        improved[s] = 1;
-        lossBest[s] = l;
-      }
-    }
-    xBest = ctx.swap(xBest, selectRows(improved, xAdv, xBest));
-    gradBest = ctx.swap(gradBest, selectRows(improved, grad, gradBest));
+      const best = lossBest;
+      const improved = tf.greater(evald.loss, best) as Tensor1D;
+      lossBest = ctx.swap(lossBest, tf.where(improved, evald.loss, best) as Tensor1D);
+      const [bestBefore, gradBestBefore, g2] = [xBest, gradBest, grad];
+      xBest = ctx.swap(xBest, tf.tidy(() => tf.where(rowsMask(improved), cur, bestBefore) as Tensor4D));
+      gradBest = ctx.swap(gradBest, tf.tidy(() => tf.where(rowsMask(improved), g2, gradBestBefore) as Tensor4D));
+      improved.dispose();
+      tf.dispose(evald.logits);
+      period.push(ctx.own(evald.loss));
 
-    counter3 += 1;
-    if (counter3 === k) {
-      const reduce = new Uint8Array(n);
-      let any = false;
-      for (let s = 0; s < n; s++) {
-        let rises = 0;
-        for (let j = 0; j < k; j++) {
-          // As the reference: index −1 wraps to the last (still zero) row.
-          const cur = lossSteps[((i - j + N) % N) * n + s];
-          const before = lossSteps[((i - j - 1 + N) % N) * n + s];
-          if (cur > before) rises += 1;
+      counter3 += 1;
+      if (counter3 === k) {
+        // The one read of this checkpoint: losses of steps i−k … i (row 0 = step i−k) and the best losses.
+        // Step i−k: the previous period's last (`lastRow`), or, before the first checkpoint, the
+        // reference's wrapped row N + i − k: not yet written (zeros) unless N is tiny (N = 1: step i).
+        const wrapped = i - k + N;
+        const beforePeriod = i - k >= 0 || wrapped > i ? lastRow : period[wrapped - (i - k + 1)];
+        const rows = tf.stack([beforePeriod, ...period]);
+        const [losses, bestNow] = await readout.flush([rows, lossBest.clone()]);
+        const reduce = new Uint8Array(n);
+        let any = false;
+        for (let s = 0; s < n; s++) {
+          let rises = 0;
+          for (let j = 0; j < k; j++) {
+            const now = losses[(k - j) * n + s];
+            const before = losses[(k - j - 1) * n + s];
+            if (now > before) rises += 1;
+          }
+          const oscillating = rises <= k * o.rho;
+          const stalled = !reducedLastCheck[s] && lossBestLastCheck !== undefined && lossBestLastCheck[s] >= bestNow[s];
+          reduce[s] = oscillating || stalled ? 1 : 0;
+          if (reduce[s]) {
+            stepSize[s] /= 2;
+            any = true;
+          }
         }
-        const oscillating = rises <= k * o.rho;
-        const stalled = !reducedLastCheck[s] && lossBestLastCheck[s] >= lossBest[s];
-        reduce[s] = oscillating || stalled ? 1 : 0;
-        if (reduce[s]) {
-          stepSize[s] /= 2;
-          any = true;
+        reducedLastCheck = reduce;
+        lossBestLastCheck = Float32Array.from(bestNow);
+        if (any) {
+          xAdv = ctx.swap(xAdv, selectRows(reduce, xBest, xAdv));
+          grad = ctx.swap(grad, selectRows(reduce, gradBest, grad));
+          eta = ctx.swap(eta, tf.tensor4d(stepSize, [n, 1, 1, 1]));
         }
+        lastRow = ctx.swap(lastRow, period[period.length - 1]);
+        for (const t of period.slice(0, -1)) t.dispose();
+        period = [];
+        k = Math.max(k - sizeDecr, nIterMin);
+        counter3 = 0;
       }
-      reducedLastCheck = reduce;
-      lossBestLastCheck = Float32Array.from(lossBest);
-      if (any) {
-        xAdv = ctx.swap(xAdv, selectRows(reduce, xBest, xAdv));
-        grad = ctx.swap(grad, selectRows(reduce, gradBest, grad));
-      }
-      k = Math.max(k - sizeDecr, nIterMin);
-      counter3 = 0;
+      await ctx.checkpoint();
     }
-    await ctx.checkpoint();
+    const [fooledValues, ...checked] = await readout.flush([tf.cast(fooled, 'float32'), ...firstChecks.tensors()]);
+    firstChecks.warn(checked);
+    const fooledRows = Uint8Array.from(fooledValues, (v) => (v ? 1 : 0));
+    const result = ctx.own(tf.tidy(() => tf.where(rowsMask(fooled), xBestAdv, xBest) as Tensor4D));
+    for (const t of [xAdv, xAdvOld, grad, gradBest, xBest, xBestAdv, fooled, lossBest, lastRow, eta, ...period]) t.dispose();
+    return { adv: result, fooled: fooledRows };
+  } finally {
+    readout.dispose();
+    firstChecks.dispose();
   }
-  const result = ctx.own(selectRows(fooled, xBestAdv, xBest));
-  for (const t of [xAdv, xAdvOld, grad, gradBest, xBest, xBestAdv]) t.dispose();
-  return { adv: result, fooled };
 }

@@ -16,7 +16,7 @@
  * stream), so results do not depend on chunking, on which other samples share a batch, or on how a
  * batch is sharded over workers (only on the backend's arithmetic).
  */
-import { tf, type Tensor, type Tensor4D } from '../engine/index.js';
+import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D } from '../engine/index.js';
 import { createRng, deriveSeed, type Rng } from '../data/index.js';
 import { checkSoftmaxOutput, type CheckWarning } from './checks.js';
 import { evaluateCriterion, misclassification } from './criteria.js';
@@ -52,6 +52,11 @@ export interface StepContext {
   sharedRng(stream: number): Rng;
   /** Per-row success of logits `[n * numClasses]` under the run's criterion. */
   isAdversarial(logits: Float32Array): Uint8Array;
+  /**
+   * The same on the device: bool `[n]` for logits `[n, numClasses]` (owned by the caller), or
+   * `undefined` when the criterion has no device form (then read the logits and use `isAdversarial`).
+   */
+  adversarialMask(logits: Tensor2D): Tensor1D | undefined;
   /** Registers a tensor to be disposed when the run ends, whatever happens. Returns it. */
   own<T extends Tensor>(t: T): T;
   /** Disposes `old` now and owns `next` (for state that is replaced each step). Returns `next`. */
@@ -136,6 +141,20 @@ function addWarning(state: RunState, w: CheckWarning | undefined): void {
 function makeContext(state: RunState, part: Part, sink: StageSink | undefined, selfOwned: Tensor[] = []): StepContext {
   const tag = nameTag(part.attack);
   const numClasses = state.model.numClasses;
+  // Labels and targets on the device, made on first use and kept for the context's life.
+  let onDevice: { labels: Tensor1D; targets: Tensor1D | undefined } | undefined;
+  const deviceLabels = () => {
+    if (!onDevice) {
+      const made = { labels: tf.tensor1d(part.labels, 'int32'), targets: part.targets && tf.tensor1d(part.targets, 'int32') };
+      for (const t of [made.labels, made.targets]) {
+        if (!t) continue;
+        state.owned.add(t);
+        selfOwned.push(t);
+      }
+      onDevice = made;
+    }
+    return onDevice;
+  };
   const ctx: StepContext = {
     attack: part.attack,
     model: state.model,
@@ -151,6 +170,12 @@ function makeContext(state: RunState, part: Part, sink: StageSink | undefined, s
     sampleRng: (row, stream) => sampleStream(state.seed, tag, part.indices[row], stream),
     sharedRng: (stream) => createRng(deriveSeed(state.seed, tag, -1, stream)),
     isAdversarial: (logits) => evaluateCriterion(state.criterion, logits, numClasses, part.labels, part.targets),
+    adversarialMask(logits) {
+      const mask = state.criterion.adversarialMask;
+      if (!mask) return undefined;
+      const { labels, targets } = deviceLabels();
+      return mask(logits, labels, targets);
+    },
     own(t) {
       state.owned.add(t);
       return t;

@@ -21,12 +21,12 @@
  */
 import { tf, type Tensor2D, type Tensor4D } from '../engine/index.js';
 import { defineAttack, nameTag, sampleStream, type StepContext } from './attack.js';
-import { checkFiniteLoss, checkZeroGradient } from './checks.js';
 import { AttackError } from './errors.js';
-import { gradientAbsSums, inputGradient, lossAndGradient, lossValues } from './gradient.js';
+import { inputGradient, lossAndGradientTensors, lossTensors } from './gradient.js';
 import { elementwiseKl, type LossFn } from './losses.js';
 import { ascentStep, project } from './norms.js';
 import { checkKnownKeys, positiveInt, positiveNumber } from './options.js';
+import { firstStepChecks, stepReadout } from './readback.js';
 import { sum } from './rows.js';
 import { NORMAL_START_STD, startingPoint } from './start.js';
 import type { Attack, AttackModel } from './types.js';
@@ -92,20 +92,32 @@ export function createCag(options: CagOptions): Attack {
       const anchor = ctx.own(guidanceProbs(o.guidance, ctx.x));
       const lossFn = cagObjective(anchor);
       let xAdv = ctx.own(startingPoint(ctx, 'normal', 0));
-      for (let step = 0; step < o.steps; step++) {
-        const { grad, loss } = await lossAndGradient(ctx.model, xAdv, lossFn);
-        if (step === 0) {
-          ctx.warn(checkZeroGradient(await gradientAbsSums(grad), ctx.attack));
-          ctx.warn(checkFiniteLoss(loss, ctx.attack));
+      // Nothing is read back inside a step (readback.ts): progress every STEPS_PER_READBACK steps
+      // when the caller listens, the starting point's checks once at the end.
+      const readout = stepReadout(ctx, o.steps);
+      const checks = firstStepChecks(ctx);
+      try {
+        for (let step = 0; step < o.steps; step++) {
+          const { grad, loss, logits } = lossAndGradientTensors(ctx.model, xAdv, lossFn);
+          logits.dispose();
+          if (step === 0) checks.record(grad, loss);
+          readout.record(step, loss);
+          loss.dispose();
+          if (readout.due(step)) await readout.flush();
+          const cur = xAdv;
+          const next = tf.tidy(() => project(ascentStep(cur, grad, o.alpha, 'Linf'), ctx.x, ctx.eps, 'Linf', ctx.model.bounds));
+          grad.dispose();
+          xAdv = ctx.swap(xAdv, next);
+          await ctx.checkpoint();
         }
-        ctx.reportStep(step, sum(loss));
-        const cur = xAdv;
-        const next = tf.tidy(() => project(ascentStep(cur, grad, o.alpha, 'Linf'), ctx.x, ctx.eps, 'Linf', ctx.model.bounds));
-        grad.dispose();
-        xAdv = ctx.swap(xAdv, next);
-        await ctx.checkpoint();
+        const finalLoss = ctx.reporting ? [tf.tidy(() => lossTensors(ctx.model, xAdv, lossFn)[1])] : [];
+        const values = await readout.flush([...finalLoss, ...checks.tensors()]);
+        if (ctx.reporting) ctx.reportStep(o.steps, sum(values[0]));
+        checks.warn(values.slice(finalLoss.length));
+      } finally {
+        readout.dispose();
+        checks.dispose();
       }
-      if (ctx.reporting) ctx.reportStep(o.steps, sum((await lossValues(ctx.model, xAdv, lossFn)).loss));
       return xAdv;
     },
   });

@@ -3,6 +3,7 @@
  * criterion holds for its adversarial input. Ties count as success for misclassification (the
  * argmax is the first maximal class, as in `tf.argMax`).
  */
+import { tf, type Tensor1D } from '../engine/index.js';
 import { AttackError } from './errors.js';
 import type { Criterion } from './types.js';
 
@@ -17,6 +18,7 @@ export function misclassification(): Criterion {
   return {
     name: 'misclassification',
     isAdversarialRow: (row, label) => argMax(row) !== label,
+    adversarialMask: (logits, labels) => tf.tidy(() => tf.notEqual(tf.argMax(logits, 1), labels) as Tensor1D),
   };
 }
 
@@ -32,6 +34,7 @@ export function targetedMisclassification(targets: Int32Array | readonly number[
     name: 'targeted-misclassification',
     targets: t,
     isAdversarialRow: (row, _label, target) => argMax(row) === target,
+    adversarialMask: (logits, _labels, targets) => tf.tidy(() => tf.equal(tf.argMax(logits, 1), targets!) as Tensor1D),
   };
 }
 

@@ -30,7 +30,8 @@ export { elementwiseKl, KL_SMOOTHING, crossEntropy, cwMargin, dlr, dlrTargeted, 
 export { project, projectToBall, sampleNorms, perturbationNorms } from './norms.js';
 export { PGD_LOSSES, type PgdLoss } from './objectives.js';
 export { createFgsm, type FgsmOptions } from './fgsm.js';
-export { createPgd, type PgdOptions } from './pgd.js';
+export { createPgd, generatePgd, type GeneratePgdOptions, type PgdOptions } from './pgd.js';
+export { STEPS_PER_READBACK } from './readback.js';
 export { createCw, type CwOptions } from './cw.js';
 export { CAG_DEFAULTS, createCag, generateCag, type CagOptions, type GenerateCagOptions } from './cag.js';
 export { createApgdCe, type ApgdCeOptions } from './apgd-ce.js';

@@ -18,18 +18,18 @@
  * Example: PGD-20 at ε = 8/255: `createPgd({ steps: 20 }).run(model, x, y, { eps: 8 / 255 })`
  * (α defaults to ε/4 = 2/255).
  */
-import { tf, type Tensor4D } from '../engine/index.js';
-import { defineAttack, type StepContext } from './attack.js';
-import { checkFiniteLoss, checkZeroGradient } from './checks.js';
+import { tf, type Tensor1D, type Tensor4D } from '../engine/index.js';
+import { defineAttack, nameTag, sampleStream, type StepContext } from './attack.js';
 import { AttackError } from './errors.js';
-import { gradientAbsSums, lossAndGradient, lossValues } from './gradient.js';
-import type { LossFn } from './losses.js';
-import { ascentStep, project } from './norms.js';
+import { inputGradient, lossAndGradientTensors, lossTensors, takeValues } from './gradient.js';
+import { crossEntropy, oneHotRows, type LossFn } from './losses.js';
+import { ascentStep, clipToBounds, project } from './norms.js';
 import { objective, PGD_LOSSES, type PgdLoss } from './objectives.js';
 import { boolean, checkKnownKeys, oneOf, positiveInt, positiveNumber } from './options.js';
-import { replaceRows, rowsWhere, selectRows, sum } from './rows.js';
-import { startingPoint, type StartKind } from './start.js';
-import type { Attack } from './types.js';
+import { firstStepChecks, stepReadout } from './readback.js';
+import { replaceRows, rowsWhere, sum } from './rows.js';
+import { NORMAL_START_STD, startingPoint, type StartKind } from './start.js';
+import type { Attack, AttackModel } from './types.js';
 
 export interface PgdOptions {
   /** Gradient steps per restart. @default 20 */
@@ -90,38 +90,64 @@ interface RestartOutcome {
   loss: Float32Array;
 }
 
-/** One PGD run from a fresh start on every sample of `ctx`. */
+/**
+ * One PGD run from a fresh start on every sample of `ctx`.
+ *
+ * Read-backs (`readback.ts`): none inside a step. Every `STEPS_PER_READBACK` steps one read of the
+ * queued progress objectives (when the caller listens) and, with `earlyStop`, of "is every sample
+ * frozen?" (to stop early); then one read after the last step (final logits and loss, and the
+ * starting point's checks). The early-stop mask stays on the device. A custom criterion without
+ * `adversarialMask` makes `earlyStop` read the logits every step instead (the criterion runs in JS).
+ */
 async function singleRun(ctx: StepContext, o: ResolvedPgdOptions, lossFn: LossFn, restart: number): Promise<RestartOutcome> {
   const alpha = o.alpha ?? ctx.eps / 4;
   let xAdv = ctx.own(startingPoint(ctx, o.start, restart));
-  // earlyStop: rows that met the criterion at some iterate stay there (1 = frozen).
-  const frozen = new Uint8Array(ctx.n);
-  for (let step = 0; step < o.steps; step++) {
-    const { grad, loss, logits } = await lossAndGradient(ctx.model, xAdv, lossFn);
-    if (step === 0 && restart === 0) {
-      ctx.warn(checkZeroGradient(await gradientAbsSums(grad), ctx.attack));
-      ctx.warn(checkFiniteLoss(loss, ctx.attack));
-    }
-    ctx.reportStep(step, sum(loss));
-    if (o.earlyStop) {
-      ctx.isAdversarial(logits).forEach((fooled, i) => (frozen[i] ||= fooled));
-      if (frozen.every(Boolean)) {
+  const readout = stepReadout(ctx, o.steps);
+  const checks = firstStepChecks(ctx);
+  // earlyStop: rows that met the criterion at some iterate stay there (true = frozen), on the device.
+  let frozen = o.earlyStop ? ctx.own(tf.zeros([ctx.n], 'bool') as Tensor1D) : undefined;
+  try {
+    for (let step = 0; step < o.steps; step++) {
+      const { grad, loss, logits } = lossAndGradientTensors(ctx.model, xAdv, lossFn);
+      let stop = false;
+      try {
+        if (step === 0 && restart === 0) checks.record(grad, loss);
+        readout.record(step, loss);
+        if (frozen) {
+          const fooled = ctx.adversarialMask(logits) ?? tf.tensor1d(ctx.isAdversarial(await takeValues(logits.clone())), 'bool');
+          const was = frozen;
+          frozen = ctx.swap(frozen, tf.tidy(() => tf.logicalOr(was, fooled) as Tensor1D));
+          fooled.dispose();
+        }
+        if (readout.due(step)) {
+          const [allFrozen] = await readout.flush(frozen ? [tf.all(frozen)] : []);
+          stop = allFrozen !== undefined && allFrozen[0] === 1;
+        }
+      } finally {
+        tf.dispose([logits, loss]);
+      }
+      if (stop) {
         grad.dispose();
         break;
       }
+      const cur = xAdv;
+      const mask = frozen;
+      const next = tf.tidy(() => {
+        const moved = project(ascentStep(cur, grad, alpha, ctx.norm), ctx.x, ctx.eps, ctx.norm, ctx.model.bounds);
+        return mask ? (tf.where(tf.reshape(mask, [ctx.n, 1, 1, 1]), cur, moved) as Tensor4D) : moved;
+      });
+      grad.dispose();
+      xAdv = ctx.swap(xAdv, next);
+      await ctx.checkpoint();
     }
-    const cur = xAdv;
-    const next = tf.tidy(() => {
-      const moved = project(ascentStep(cur, grad, alpha, ctx.norm), ctx.x, ctx.eps, ctx.norm, ctx.model.bounds);
-      return o.earlyStop ? selectRows(frozen, cur, moved) : moved;
-    });
-    grad.dispose();
-    xAdv = ctx.swap(xAdv, next);
-    await ctx.checkpoint();
+    const [logits, loss, ...checked] = await readout.flush([...lossTensors(ctx.model, xAdv, lossFn), ...checks.tensors()]);
+    checks.warn(checked);
+    ctx.reportStep(o.steps, sum(loss));
+    return { xAdv, success: ctx.isAdversarial(logits), loss };
+  } finally {
+    readout.dispose();
+    checks.dispose();
   }
-  const { logits, loss } = await lossValues(ctx.model, xAdv, lossFn);
-  ctx.reportStep(o.steps, sum(loss));
-  return { xAdv, success: ctx.isAdversarial(logits), loss };
 }
 
 /** The PGD step logic for resolved options (shared by `pgd` and `cw`). */
@@ -162,4 +188,69 @@ export function pgdSteps(name: string, o: ResolvedPgdOptions) {
 
 export function createPgd(options: PgdOptions = {}): Attack {
   return defineAttack(pgdSteps('pgd', resolvePgdOptions('pgd', options, { steps: 20, loss: 'ce' })));
+}
+
+export interface GeneratePgdOptions {
+  eps: number;
+  /** @default eps / 4 */
+  alpha?: number;
+  /** @default 10 */
+  steps?: number;
+  /** `uniform`: x + U(−ε, ε), clipped (Madry et al.); `normal`: x + 0.001·N(0, I). @default 'uniform' */
+  start?: 'uniform' | 'normal';
+  /** Seed of the start; sample i uses stream (seed, 'pgd', i + indexOffset, 0), as `createPgd`. @default 0 */
+  seed?: number;
+  /** @default 0 */
+  indexOffset?: number;
+}
+
+/**
+ * L∞ PGD on the cross-entropy for training loops (PGD-AT, MART): returns x' `[n, h, w, c]` (owned by
+ * the caller) and nothing else — no bounds check, criterion, warnings or restarts, and no read-back:
+ * one forward/backward pass per step, all on the device. The same iterate as
+ * `createPgd({ steps, alpha, randomStart, loss: 'ce' }).run(...)`'s `raw` for the same seed, bit for
+ * bit (`generate-pgd.spec.ts`).
+ */
+export function generatePgd(model: AttackModel, x: Tensor4D, labels: Int32Array, options: GeneratePgdOptions): Tensor4D {
+  checkKnownKeys('pgd', options, ['eps', 'alpha', 'steps', 'start', 'seed', 'indexOffset']);
+  const eps = positiveNumber('pgd', 'eps', options.eps, undefined);
+  if (eps === undefined) throw new AttackError('invalid-argument', 'pgd: eps is required', { field: 'eps' });
+  const alpha = positiveNumber('pgd', 'alpha', options.alpha, eps / 4) ?? eps / 4;
+  const steps = positiveInt('pgd', 'steps', options.steps, 10);
+  const start = options.start ?? 'uniform';
+  const seed = options.seed ?? 0;
+  const offset = options.indexOffset ?? 0;
+  const [n, h, w, c] = x.shape;
+  const d = h * w * c;
+  const noise = new Float32Array(n * d);
+  const tag = nameTag('pgd');
+  for (let i = 0; i < n; i++) {
+    const rng = sampleStream(seed, tag, offset + i, 0);
+    const row = noise.subarray(i * d, (i + 1) * d);
+    if (start === 'uniform') rng.fillUniform(row, -1, 1);
+    else rng.fillNormal(row, 0, 1);
+  }
+  const yOneHot = oneHotRows(labels, model.numClasses);
+  const lossFn = crossEntropy(yOneHot);
+  let xAdv = tf.tidy(() => {
+    const u = tf.tensor4d(noise, [n, h, w, c]);
+    return start === 'uniform'
+      ? clipToBounds(tf.add(x, tf.mul(u, eps)) as Tensor4D, model.bounds)
+      : (tf.add(x, tf.mul(u, NORMAL_START_STD)) as Tensor4D);
+  });
+  try {
+    for (let step = 0; step < steps; step++) {
+      const grad = inputGradient(model, xAdv, lossFn);
+      const cur = xAdv;
+      xAdv = tf.tidy(() => project(ascentStep(cur, grad, alpha, 'Linf'), x, eps, 'Linf', model.bounds));
+      cur.dispose();
+      grad.dispose();
+    }
+    return xAdv;
+  } catch (error) {
+    xAdv.dispose();
+    throw error;
+  } finally {
+    yOneHot.dispose();
+  }
 }

@@ -34,12 +34,21 @@ export interface Criterion {
    * (`-1` for untargeted criteria).
    */
   isAdversarialRow(logits: Float32Array, label: number, target: number): boolean;
+  /**
+   * The same decision for a batch on the device: a bool `[n]` tensor from logits `[n, C]`, labels
+   * and targets (int32 `[n]`). Lets loops keep per-sample success on the GPU between steps; a
+   * criterion without it is evaluated on values read back each time it is needed.
+   */
+  adversarialMask?(logits: Tensor2D, labels: Tensor1D, targets: Tensor1D | undefined): Tensor1D;
 }
 
 /** Labels as accepted by `run`: class indices in [0, numClasses). */
 export type Labels = Int32Array | readonly number[] | Tensor1D;
 
-/** Progress of an iterative attack, reported after each step when `onStep` is given. */
+/**
+ * Progress of an iterative attack, one per step when `onStep` is given. Loops read values back only
+ * every few steps (`STEPS_PER_READBACK`, APGD's checkpoints), so events arrive in bursts, in order.
+ */
 export interface StepEvent {
   /** The attack (or AutoAttack stage) that took the step. */
   readonly attack: string;

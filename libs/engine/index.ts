@@ -29,3 +29,4 @@ export {
 export { EngineError, type EngineErrorCode } from './errors.js';
 export { RemoteError, toErrorShape, type ErrorShape } from './thread-error.js';
 export { createWorkerPool, defaultWorkerCount, type TaskRef, type WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
+export { countGpuWork, gpuWorkBetween, installGpuCounters, readGpuCounters, type GpuWork } from './webgpu-counters.js';

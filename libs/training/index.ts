@@ -49,6 +49,7 @@ export {
 export {
   collectParameters,
   createTrainingStep,
+  readLosses,
   type GradientMode,
   type StepOutcome,
   type StepSettings,

@@ -9,10 +9,11 @@
  * - `cePgdExamples` — PGD on the cross-entropy: uniform start in the ε-ball (Madry et al.; PGD-AT) or
  *   x + 0.001·N(0, I) (MART's reference code).
  *
- * Each returns a new `[n, h, w, c]` tensor inside the ε-ball and [0, 1], owned by the caller.
+ * Each returns a new `[n, h, w, c]` tensor inside the ε-ball and [0, 1], owned by the caller, and
+ * reads nothing back from the device (no CPU round trip inside a training step).
  */
 import type { Tensor4D, tfl } from '../engine/index.js';
-import { createPgd, fromLayersModel, generateCag } from '../attacks/index.js';
+import { fromLayersModel, generateCag, generatePgd } from '../attacks/index.js';
 import type { InnerMaxSettings } from './method.js';
 
 export function cagExamples(target: tfl.LayersModel, guidance: tfl.LayersModel, x: Tensor4D, s: InnerMaxSettings): Tensor4D {
@@ -31,14 +32,7 @@ export async function cePgdExamples(
   s: InnerMaxSettings,
   start: 'uniform' | 'normal',
 ): Promise<Tensor4D> {
-  const pgd = createPgd({ steps: s.steps, alpha: s.alpha, randomStart: start === 'uniform' ? true : 'normal', loss: 'ce' });
-  const result = await pgd.run(fromLayersModel(model), x, labels, {
-    eps: s.eps,
-    seed: s.seed,
-    batchSize: x.shape[0],
-    ...(s.signal ? { signal: s.signal } : {}),
-  });
-  const [r] = result.results;
-  r.clipped.dispose();
-  return r.raw;
+  // The same iterate as createPgd(...).run's raw for the seed, without the attack wrapper's checks
+  // and criterion, so that nothing is read back inside the training step.
+  return generatePgd(fromLayersModel(model), x, labels, { eps: s.eps, alpha: s.alpha, steps: s.steps, seed: s.seed, start });
 }

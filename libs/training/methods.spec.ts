@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { initEngine, tf, type tfl } from '../engine/index.js';
-import { collectParameters, createSgd, createTrainingStep, getMethod, METHOD_NAMES, type MethodModels } from './index.js';
+import { collectParameters, createSgd, createTrainingStep, getMethod, readLosses, METHOD_NAMES, type MethodModels } from './index.js';
 import { prototypeDataset, tinyModel } from './testing.fixture.js';
 import { withDropoutSeed } from '../models/index.js';
 
@@ -41,10 +41,10 @@ describe('every method', () => {
       const optimizer = createSgd(variables, {}, names);
       const weights = { beta: name === 'lbgat' ? 6 : (method.weight?.default ?? 0), lambda: method.weight?.name === 'lambda' ? method.weight.default : 0 };
       const step = createTrainingStep({ method, models, optimizer, weights, numClasses: 4 });
-      const losses = [(await step(x, y, labels, { ...settings, lr: 0.05 })).loss];
+      const losses = await readLosses([(await step(x, y, labels, { ...settings, lr: 0.05 })).loss]);
       assert.notDeepEqual(movingStats(models.target), statsBefore, 'the loss runs in train mode (moving statistics updated)');
       const tensors = tf.memory().numTensors;
-      for (let i = 1; i < 8; i++) losses.push((await step(x, y, labels, { ...settings, lr: 0.05, seed: i })).loss);
+      for (let i = 1; i < 8; i++) losses.push(...(await readLosses([(await step(x, y, labels, { ...settings, lr: 0.05, seed: i })).loss])));
       assert.equal(tf.memory().numTensors, tensors, 'tensor count constant across steps');
       assert.ok(losses.every(Number.isFinite), losses.join(', '));
       assert.ok(losses.at(-1)! < losses[0], `${name} loss fell: ${losses.map((l) => l.toFixed(3)).join(' ')}`);
@@ -65,8 +65,8 @@ describe('every method', () => {
         const { variables, names } = collectParameters(models);
         const optimizer = createSgd(variables, {}, names);
         const step = createTrainingStep({ method, models, optimizer, weights: { beta: method.weight?.name === 'beta' ? 6 : 0, lambda: weights.lambda }, numClasses: 4, gradients });
-        const losses = [];
-        for (let i = 0; i < 2; i++) losses.push((await withDropoutSeed(100 + i, () => step(x, y, labels, { eps: 0.1, alpha: 0.02, steps: 2, seed: i, lr: 0.05 }))).loss);
+        const losses: number[] = [];
+        for (let i = 0; i < 2; i++) losses.push(...(await readLosses([(await withDropoutSeed(100 + i, () => step(x, y, labels, { eps: 0.1, alpha: 0.02, steps: 2, seed: i, lr: 0.05 }))).loss])));
         const out = [models.target, models.guidance].flatMap((m) => (m ? m.getWeights().map((w) => Array.from(w.dataSync())) : []));
         optimizer.dispose();
         models.target.dispose();

@@ -13,9 +13,12 @@
  *   moving statistics are restored after the second round, so they are updated exactly once per pass,
  *   as with the tape. Identical arithmetic except for dropout, whose masks differ between the two
  *   rounds (tfjs dropout is unseeded).
+ *
+ * A step reads nothing back from the device (its loss stays a tensor): on a GPU the next step's
+ * programs queue behind this one's without the CPU waiting. `test/gpu-round-trips.test.ts` pins it.
  */
 import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, type Variable, type tfl } from '../engine/index.js';
-import { logitsOf, methodLoss, passOperands, type InnerMaxSettings, type LossInputs, type LossWeights, type MethodModels, type TrainingMethod } from './method.js';
+import { logitsOf, methodLoss, passOperands, type InnerMaxSettings, type Scalar, type LossInputs, type LossWeights, type MethodModels, type TrainingMethod } from './method.js';
 import type { Sgd } from './sgd.js';
 import { withDropoutPass } from '../models/index.js';
 
@@ -41,8 +44,27 @@ export interface StepSettings extends InnerMaxSettings {
 }
 
 export interface StepOutcome {
-  /** The loss before the update (NaN/Infinity when training diverged). */
-  loss: number;
+  /**
+   * The loss before the update (NaN/Infinity when training diverged), as a scalar on the device,
+   * owned by the caller: a step reads nothing back, so loops read losses rarely (the trainer: once
+   * per progress window) and never wait for the device inside a step. `readLosses` reads several.
+   */
+  loss: Scalar;
+}
+
+/** The values of step losses in one read-back (in order); disposes them. */
+export async function readLosses(losses: readonly Tensor[]): Promise<number[]> {
+  if (losses.length === 0) return [];
+  try {
+    const stacked = tf.stack(losses as Tensor[]);
+    try {
+      return Array.from(await stacked.data());
+    } finally {
+      stacked.dispose();
+    }
+  } finally {
+    tf.dispose(losses as Tensor[]);
+  }
 }
 
 /** How the loss gradient is computed (see the module header). */
@@ -125,12 +147,13 @@ export function createTrainingStep({ method, models, optimizer, weights, numClas
           variables.map((v) => grads.get(v)),
           settings.lr,
         );
-        const loss = (await value.data())[0];
-        return { loss };
-      } finally {
+      } catch (error) {
         value.dispose();
+        throw error;
+      } finally {
         tf.dispose([...grads.values()]);
       }
+      return { loss: value as Scalar };
     } finally {
       yOneHot.dispose();
       xAdv?.dispose();

@@ -9,7 +9,7 @@
  * (libs/models `withDropoutSeed`). So a rerun with the same seed, or a run resumed from a
  * checkpoint, repeats the uninterrupted run's arithmetic on the same backend.
  */
-import { tf } from '../engine/index.js';
+import { tf, type Tensor } from '../engine/index.js';
 import { AttackError } from '../attacks/index.js';
 import { countBatches, createRng, deriveSeed, iterateBatches, takeDataset } from '../data/index.js';
 import { withDropoutSeed } from '../models/index.js';
@@ -30,7 +30,7 @@ import type { TrainingEvent } from './events.js';
 import type { MethodModels, MethodName } from './method.js';
 import { epsilonAt, learningRate } from './schedules.js';
 import { createSgd, type Sgd } from './sgd.js';
-import { collectParameters, createTrainingStep } from './step.js';
+import { collectParameters, createTrainingStep, readLosses } from './step.js';
 
 /** Seed stream of the dropout masks (beside the inner maximisation's `deriveSeed(epochSeed, batch)`). */
 const DROPOUT_STREAM = 0xd0;
@@ -170,74 +170,86 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
       let epochImages = 0;
       let lr = c.lr;
       let eps = c.eps;
+      // The window's losses stay on the device until the progress event reads them, all at once:
+      // one read-back per `progressEvery` batches, none inside a step.
+      const pending: Tensor[] = [];
       const epochStart = performance.now();
-      for (const batch of iterateBatches(c.train, { batchSize: c.batchSize, shuffle: true, seed: c.seed, epoch, augment: c.augment })) {
-        if (c.signal?.aborted) throw aborted(c.signal);
-        const b = batch.batchIndex;
-        const position = { epoch, batch: b, batches, epochs: c.epochs };
-        lr = learningRate(c.schedule, c.lr, position);
-        eps = epsilonAt(c.eps, c.epsWarmupEpochs, position);
-        const x = tf.tensor4d(batch.x, batch.shape, 'float32');
-        const y = tf.tensor1d(batch.y, 'int32');
-        const stepStart = performance.now();
-        let loss: number;
-        try {
-          // Dropout masks from their own stream of (epoch seed, batch): reruns and resumed runs draw the same ones.
-          ({ loss } = await withDropoutSeed(deriveSeed(epochSeed, b, DROPOUT_STREAM), () =>
-            guard(c.signal, () =>
-              step(x, y, batch.y, {
-                lr,
-                eps,
-                alpha: (c.alpha * eps) / c.eps,
-                steps: c.steps,
-                seed: deriveSeed(epochSeed, b),
-                ...(c.signal ? { signal: c.signal } : {}),
-              }),
-            ),
-          ));
-        } catch (error) {
-          if (tf.getBackend() === 'wasm' && isWasmOutOfMemory(error)) {
-            throw new TrainingError(
-              'out-of-memory',
-              `a ${c.method.name} step at batch ${c.batchSize} ran out of the wasm engine's 4 GiB of memory` +
-                (c.gradients === 'tape' ? '; train with --low-memory (one forward pass at a time, same updates) or a smaller --batch' : '; train with a smaller --batch'),
-              { cause: error, field: 'batch_size' },
+      try {
+        for (const batch of iterateBatches(c.train, { batchSize: c.batchSize, shuffle: true, seed: c.seed, epoch, augment: c.augment })) {
+          if (c.signal?.aborted) throw aborted(c.signal);
+          const b = batch.batchIndex;
+          const position = { epoch, batch: b, batches, epochs: c.epochs };
+          lr = learningRate(c.schedule, c.lr, position);
+          eps = epsilonAt(c.eps, c.epsWarmupEpochs, position);
+          const x = tf.tensor4d(batch.x, batch.shape, 'float32');
+          const y = tf.tensor1d(batch.y, 'int32');
+          const stepStart = performance.now();
+          try {
+            // Dropout masks from their own stream of (epoch seed, batch): reruns and resumed runs draw the same ones.
+            const { loss } = await withDropoutSeed(deriveSeed(epochSeed, b, DROPOUT_STREAM), () =>
+              guard(c.signal, () =>
+                step(x, y, batch.y, {
+                  lr,
+                  eps,
+                  alpha: (c.alpha * eps) / c.eps,
+                  steps: c.steps,
+                  seed: deriveSeed(epochSeed, b),
+                  ...(c.signal ? { signal: c.signal } : {}),
+                }),
+              ),
             );
+            pending.push(loss);
+          } catch (error) {
+            if (tf.getBackend() === 'wasm' && isWasmOutOfMemory(error)) {
+              throw new TrainingError(
+                'out-of-memory',
+                `a ${c.method.name} step at batch ${c.batchSize} ran out of the wasm engine's 4 GiB of memory` +
+                  (c.gradients === 'tape' ? '; train with --low-memory (one forward pass at a time, same updates) or a smaller --batch' : '; train with a smaller --batch'),
+                { cause: error, field: 'batch_size' },
+              );
+            }
+            throw error;
+          } finally {
+            x.dispose();
+            y.dispose();
           }
-          throw error;
-        } finally {
-          x.dispose();
-          y.dispose();
+          trainSecondsTotal += (performance.now() - stepStart) / 1000;
+          batchesDone++;
+          windowBatches++;
+          windowImages += batch.y.length;
+          epochImages += batch.y.length;
+          if (windowBatches >= c.progressEvery || b === batches - 1) {
+            // The read waits for the window's queued steps on a GPU: count it as training time.
+            const readStart = performance.now();
+            for (const loss of await readLosses(pending.splice(0))) {
+              lossSum += loss;
+              windowLoss += loss;
+            }
+            const now = performance.now();
+            trainSecondsTotal += (now - readStart) / 1000;
+            emit({
+              type: 'batch',
+              epoch: epoch + 1,
+              epochs: c.epochs,
+              batch: b + 1,
+              batches,
+              loss: windowLoss / windowBatches,
+              lr,
+              eps,
+              imagesPerSecond: windowImages / Math.max(1e-9, (now - windowStart) / 1000),
+              elapsedSeconds: (now - started) / 1000,
+              etaSeconds: etaSeconds(epoch, b + 1, false),
+            });
+            windowLoss = 0;
+            windowBatches = 0;
+            windowImages = 0;
+            windowStart = now;
+          }
+          // Let timers and I/O (progress output, abort signals) run between batches.
+          await new Promise<void>((resolve) => setImmediate(resolve));
         }
-        trainSecondsTotal += (performance.now() - stepStart) / 1000;
-        batchesDone++;
-        lossSum += loss;
-        windowLoss += loss;
-        windowBatches++;
-        windowImages += batch.y.length;
-        epochImages += batch.y.length;
-        if (windowBatches >= c.progressEvery || b === batches - 1) {
-          const now = performance.now();
-          emit({
-            type: 'batch',
-            epoch: epoch + 1,
-            epochs: c.epochs,
-            batch: b + 1,
-            batches,
-            loss: windowLoss / windowBatches,
-            lr,
-            eps,
-            imagesPerSecond: windowImages / Math.max(1e-9, (now - windowStart) / 1000),
-            elapsedSeconds: (now - started) / 1000,
-            etaSeconds: etaSeconds(epoch, b + 1, false),
-          });
-          windowLoss = 0;
-          windowBatches = 0;
-          windowImages = 0;
-          windowStart = now;
-        }
-        // Let timers and I/O (progress output, abort signals) run between batches.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+      } finally {
+        tf.dispose(pending.splice(0));
       }
       const trainSeconds = (performance.now() - epochStart) / 1000;
       const meanLoss = lossSum / batches;
