@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { initEngine } from '../libs/engine/index.js';
+import { initEngine, tfl } from '../libs/engine/index.js';
 import { buildModel, resolveModelConfig, saveModelToUri } from '../libs/models/index.js';
 import { CLI, tempDir } from './rpc-helpers.js';
 
@@ -79,18 +79,26 @@ describe('harden submit | watch | report | generate', () => {
     const built = buildModel(resolveModelConfig({ arch: 'small-cnn', inputShape: [32, 32, 3], numClasses: 10, seed: 1 }));
     const wrongShape = (await saveModelToUri(built, pathToFileURL(join(dir, 'rgb-model')).href)).uri;
     built.dispose();
+    // A stock model whose 5 outputs come from pooling (no Dense says how many): only the job finds out.
+    const pooled = tfl.sequential({ layers: [tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 5, kernelSize: 3 }), tfl.layers.globalAveragePooling2d({})] });
+    const fiveClasses = (await saveModelToUri(pooled, pathToFileURL(join(dir, 'five-model')).href)).uri;
+    pooled.dispose();
     // The data set's folder does not exist: refused before anything is queued (NOT_FOUND, exit 2).
     const refused = harden(['submit', '--server', address, '--arch', 'small-cnn', '--method', 'standard', '--dataset', `idx:${join(dir, 'no-such-folder')}`, '--no-eval']);
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /NotFound: data set not found/);
-    // A model for 32×32×3 images on 28×28 digits passes the checks before queueing; the job FAILS.
-    const s = harden(['submit', '--server', address, '--model', wrongShape, '--method', 'standard', '--dataset', 'mnist', '--limit', '64', '--batch', '32', '--no-eval']);
+    // A model for 32×32×3 images on 28×28 digits: refused before queueing too (INVALID_ARGUMENT, exit 2).
+    const shape = harden(['submit', '--server', address, '--model', wrongShape, '--method', 'standard', '--dataset', 'mnist', '--limit', '64', '--batch', '32', '--no-eval']);
+    assert.equal(shape.code, 2, shape.stderr);
+    assert.match(shape.stderr, /InvalidArgument: dataset: the model takes 32×32×3 inputs but mnist has 28×28×1 images/);
+    // A model whose class count only the job can see passes the checks before queueing; the job FAILS.
+    const s = harden(['submit', '--server', address, '--model', fiveClasses, '--method', 'standard', '--dataset', 'mnist', '--limit', '64', '--batch', '32', '--no-eval']);
     assert.equal(s.code, 0, s.stderr);
     const jobId = s.stdout.trim();
     const w = harden(['watch', '--server', address, jobId, '--json']);
     assert.equal(w.code, 1);
     assert.equal(w.json?.state, 'FAILED');
-    assert.notEqual((w.json?.error as { code: string }).code, 'internal');
+    assert.equal((w.json?.error as { code: string }).code, 'invalid-argument');
 
     const bad = harden(['submit', '--server', address, '--arch', 'small-cnn', '--dataset', 'mnist', '--eps', '3']);
     assert.equal(bad.code, 2);

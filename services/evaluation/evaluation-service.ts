@@ -190,7 +190,7 @@ export function createEvaluationService(options: EvaluationServiceOptions): Eval
     impl: {
       async evaluate(req, context) {
         const { spec, requestId } = await evaluateSpec(req, limits);
-        await checkJobInputs({ dataset: spec.dataset, split: 'test', modelUri: spec.modelUri });
+        await checkJobInputs({ dataset: spec.dataset, split: 'test', modelUri: spec.modelUri, classes: 'at-least' });
         const caller = context.values.get(REQUEST_AUTH).caller?.id ?? 'anonymous';
         const { job, created } = runner.submit({ spec, requestId, owner: caller, admitOwner: (queued) => admission.admitJob(caller, queued) });
         if (created) rememberTraceContext(jobs, job.id);

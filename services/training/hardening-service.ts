@@ -117,7 +117,7 @@ export function createHardeningService(options: HardeningServiceOptions): Harden
     impl: {
       async harden(req, context) {
         const { spec, requestId } = await hardenSpec(req, limits);
-        await checkJobInputs({ dataset: spec.dataset, split: 'train', modelUri: spec.modelUri });
+        await checkJobInputs({ dataset: spec.dataset, split: 'train', modelUri: spec.modelUri, classes: 'equal' });
         const caller = context.values.get(REQUEST_AUTH).caller?.id ?? 'anonymous';
         const { job, created } = runner.submit({ spec, requestId, owner: caller, admitOwner: (queued) => admission.admitJob(caller, queued) });
         if (created) rememberTraceContext(jobs, job.id);

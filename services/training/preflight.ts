@@ -11,14 +11,18 @@ import { loadDataset, type Split } from '../../libs/data/index.js';
 import { modelSignature, readModelBytes } from '../../libs/models/index.js';
 import { invalidField } from '../../libs/rpc/index.js';
 
-export async function checkJobInputs(input: { dataset: string; split: Split; modelUri: string | null }): Promise<void> {
+/**
+ * `classes`: `equal` for training (the model's logits are the data set's classes, as the trainer
+ * requires), `at-least` for evaluation (a model may know more classes than a test set holds).
+ */
+export async function checkJobInputs(input: { dataset: string; split: Split; modelUri: string | null; classes: 'equal' | 'at-least' }): Promise<void> {
   const data = await loadDataset(input.dataset, { split: input.split, limit: 1 });
   if (!input.modelUri) return;
   const { inputShape, numClasses } = modelSignature((await readModelBytes(input.modelUri)).modelJson);
   if (inputShape && inputShape.join('x') !== data.shape.join('x')) {
     throw invalidField('dataset', `the model takes ${inputShape.join('×')} inputs but ${input.dataset} has ${data.shape.join('×')} images`);
   }
-  if (numClasses !== undefined && data.numClasses > numClasses) {
+  if (numClasses !== undefined && (input.classes === 'equal' ? data.numClasses !== numClasses : data.numClasses > numClasses)) {
     throw invalidField('dataset', `the model has ${numClasses} classes but ${input.dataset} has ${data.numClasses}`);
   }
 }
