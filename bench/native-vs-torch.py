@@ -11,10 +11,10 @@ which changes no FLOP count).
 Usage: native-vs-torch.py [--threads N] [--seconds S] [--workloads a,b,...] [--device cpu|cuda] [--batch B]
 
 Without --device and --batch it behaves as it always has (CPU, each workload at its own batch, the
-five workloads of native-vs-torch.ts). --batch B runs every workload at batch B. On cuda every timed
-step ends with torch.cuda.synchronize() (harden's steps end by reading the loss back, so both sides
-time finished steps), cuDNN autotuning is on, and the TF32 settings are PyTorch's defaults, reported
-in the output.
+five workloads of native-vs-torch.ts). --batch B runs every workload at batch B. On cuda the timed
+steps queue back to back and the window ends with torch.cuda.synchronize() (as harden's GPU steps
+read nothing back until the window's last result), cuDNN autotuning is on, and the TF32 settings are
+PyTorch's defaults, reported in the output.
 """
 import argparse
 import json
@@ -86,18 +86,33 @@ def sync():
 
 def timed(step, batch, seconds, warmup=2):
     if DEVICE.type == 'cuda':
-        warmup = max(warmup, 2)  # the first step autotunes cuDNN's algorithms
+        return timed_cuda(step, batch, seconds, max(warmup, 2))  # the first step autotunes cuDNN
     for _ in range(warmup):
         step()
-    sync()
     n, start = 0, time.perf_counter()
     while True:
         step()
-        sync()
         n += 1
         elapsed = time.perf_counter() - start
         if elapsed >= seconds and n >= 2:
             return batch * n / elapsed
+
+
+def timed_cuda(step, batch, seconds, warmup):
+    """One step (synchronized) sizes the window; then as many steps as fill `seconds`, queued back to
+    back as a training loop queues them, timed to one synchronize after the last."""
+    for _ in range(warmup):
+        step()
+    sync()
+    start = time.perf_counter()
+    step()
+    sync()
+    n = max(2, round(seconds / max(time.perf_counter() - start, 1e-6)))
+    start = time.perf_counter()
+    for _ in range(n):
+        step()
+    sync()
+    return batch * n / (time.perf_counter() - start)
 
 
 def train_step(model, batch, shape):
