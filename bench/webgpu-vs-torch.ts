@@ -188,7 +188,24 @@ interface HardenState {
   d2rRate?: number;
 }
 
+/** One decimal, or 3 significant digits below 10 img/s (llvmpipe's smoke runs). */
+const sig = (v: number) => (v >= 10 ? Math.round(v * 10) / 10 : Number(v.toPrecision(3)));
+
 const counted = (w: GpuWork): PerStep => ({ dispatches: w.dispatches, readbacks: w.readbacks });
+
+/** Workloads that failed on webgpu (say, out of device memory), with why: not tried again, reported. */
+const failed = new Map<Workload, string>();
+
+/** Runs `fn`; a failure is logged and kept against `ws`, and the run goes on with the other workloads. */
+async function attempt(ws: Workload[], fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (cause) {
+    const why = (cause as Error).message.split('\n')[0];
+    for (const w of ws) if (!failed.has(w)) failed.set(w, why);
+    log(`  ${ws.join(', ')}: failed on webgpu: ${why}`);
+  }
+}
 
 /** One round of every selected workload on the webgpu engine; per-step work counted in the first. */
 async function hardenRound(s: HardenState, round: number): Promise<{ rates: Rates; work: Partial<Record<Workload, PerStep>> }> {
@@ -197,42 +214,59 @@ async function hardenRound(s: HardenState, round: number): Promise<{ rates: Rate
   const work: Partial<Record<Workload, PerStep>> = {};
   const keep = (w: Workload, m: Measured) => {
     rates[w] = m.img_s;
-    log(`  ${w}: ${m.img_s.toFixed(1)} img/s (${m.steps} steps)`);
+    log(`  ${w}: ${sig(m.img_s)} img/s (${m.steps} steps)`);
   };
-  const want = (w: Workload) => SELECTED.includes(w);
+  const want = (w: Workload) => SELECTED.includes(w) && !failed.has(w);
 
   if (want('ref-cnn-train')) {
-    await tasks.load({ model: s.refCnn, batch: opts.batch, seed: 1 });
-    try {
-      keep('ref-cnn-train', await timedSteps((steps) => tasks.trainSteps({ steps }), warmup));
-      if (round === 0) work['ref-cnn-train'] = counted((await tasks.countSteps()).train);
-    } finally {
-      tasks.dispose();
-    }
-  }
-  if (want('preact-resnet18-train') || want('preact-resnet18-input-grad')) {
-    await tasks.load({ model: s.resnet, batch: opts.batch, seed: 1 });
-    try {
-      if (want('preact-resnet18-train')) keep('preact-resnet18-train', await timedSteps((steps) => tasks.trainSteps({ steps }), warmup));
-      if (want('preact-resnet18-input-grad')) keep('preact-resnet18-input-grad', await timedSteps((steps) => tasks.inputGradSteps({ steps }), warmup));
-      if (round === 0) {
-        const c = await tasks.countSteps();
-        if (want('preact-resnet18-train')) work['preact-resnet18-train'] = counted(c.train);
-        if (want('preact-resnet18-input-grad')) work['preact-resnet18-input-grad'] = counted(c.inputGrad);
+    await attempt(['ref-cnn-train'], async () => {
+      await tasks.load({ model: s.refCnn, batch: opts.batch, seed: 1 });
+      try {
+        keep('ref-cnn-train', await timedSteps((steps) => tasks.trainSteps({ steps }), warmup));
+        if (round === 0) work['ref-cnn-train'] = counted((await tasks.countSteps()).train);
+      } finally {
+        tasks.dispose();
       }
-    } finally {
-      tasks.dispose();
-    }
+    });
+  }
+  const resnetRows = (['preact-resnet18-train', 'preact-resnet18-input-grad'] as const).filter(want);
+  if (resnetRows.length) {
+    await attempt(resnetRows, async () => {
+      await tasks.load({ model: s.resnet, batch: opts.batch, seed: 1 });
+      try {
+        if (want('preact-resnet18-train')) {
+          await attempt(['preact-resnet18-train'], async () => keep('preact-resnet18-train', await timedSteps((steps) => tasks.trainSteps({ steps }), warmup)));
+        }
+        if (want('preact-resnet18-input-grad')) {
+          await attempt(['preact-resnet18-input-grad'], async () =>
+            keep('preact-resnet18-input-grad', await timedSteps((steps) => tasks.inputGradSteps({ steps }), warmup)),
+          );
+        }
+        if (round === 0 && resnetRows.some(want)) {
+          try {
+            const c = await tasks.countSteps();
+            if (want('preact-resnet18-train')) work['preact-resnet18-train'] = counted(c.train);
+            if (want('preact-resnet18-input-grad')) work['preact-resnet18-input-grad'] = counted(c.inputGrad);
+          } catch (cause) {
+            log(`  counting PreActResNet-18's steps failed: ${(cause as Error).message.split('\n')[0]}`);
+          }
+        }
+      } finally {
+        tasks.dispose();
+      }
+    });
   }
   if (want('preact-resnet18-d2r')) {
-    // benchD2r times a fixed number of steps after its own warm-up step: one in the first round,
-    // then as many as fill --seconds at the first round's rate.
-    const steps = s.d2rRate === undefined ? 1 : Math.max(minSteps, Math.round((opts.seconds * s.d2rRate) / opts.batch));
-    const row = await benchD2r({ arch: 'preact-resnet18', inputShape: [32, 32, 3] }, 'preact-resnet18', opts.batch, steps, s.engine);
-    s.d2rRate ??= row.img_s;
-    rates['preact-resnet18-d2r'] = row.img_s;
-    if (round === 0) work['preact-resnet18-d2r'] = { dispatches: row.dispatches_per_step, readbacks: row.readbacks_per_step };
-    log(`  preact-resnet18-d2r: ${row.img_s} img/s (${steps} steps)`);
+    await attempt(['preact-resnet18-d2r'], async () => {
+      // benchD2r times a fixed number of steps after its own warm-up step: one in the first round,
+      // then as many as fill --seconds at the first round's rate.
+      const steps = s.d2rRate === undefined ? 1 : Math.max(minSteps, Math.round((opts.seconds * s.d2rRate) / opts.batch));
+      const row = await benchD2r({ arch: 'preact-resnet18', inputShape: [32, 32, 3] }, 'preact-resnet18', opts.batch, steps, s.engine);
+      s.d2rRate ??= row.img_s;
+      rates['preact-resnet18-d2r'] = row.img_s;
+      if (round === 0) work['preact-resnet18-d2r'] = { dispatches: row.dispatches_per_step, readbacks: row.readbacks_per_step };
+      log(`  preact-resnet18-d2r: ${row.img_s} img/s (${steps} steps)`);
+    });
   }
   tf.disposeVariables();
   return { rates, work };
@@ -305,9 +339,11 @@ for (let r = 0; r < opts.rounds; r++) {
   }
 }
 
+for (const [w, why] of failed) notes.push(`${w} failed on webgpu and was not measured again: ${why}`);
+
 const med = (runs: Rates[], w: Workload) => {
   const xs = runs.map((x) => x[w]).filter((v): v is number => typeof v === 'number');
-  return xs.length ? Math.round(median(xs) * 10) / 10 : undefined;
+  return xs.length ? sig(median(xs)) : undefined;
 };
 const comparable = torchOn === 'cuda' && !software;
 const rows = SELECTED.map((w) => {
@@ -320,18 +356,19 @@ const rows = SELECTED.map((w) => {
   const goal = GOALS[w];
   return {
     workload: w,
-    webgpu_img_s: webgpu,
-    torch_img_s: torch,
-    ratio,
-    goal,
+    webgpu_img_s: webgpu ?? null,
+    torch_img_s: torch ?? null,
+    ratio: ratio ?? null,
+    goal: goal ?? null,
     // Only a hardware adapter against PyTorch on CUDA is the issue's comparison.
-    meets_goal: goal !== undefined && ratio !== undefined && comparable ? ratio >= goal : undefined,
-    webgpu_rounds: hardenRates.map((x) => x[w]),
-    torch_rounds: torchRuns.map((t) => t.img_s[w]),
+    meets_goal: goal !== undefined && ratio !== undefined && comparable ? ratio >= goal : null,
+    webgpu_rounds: hardenRates.map((x) => (x[w] === undefined ? null : sig(x[w]))),
+    torch_rounds: torchRuns.map((t) => t.img_s[w] ?? null),
     per_step: work[w] ?? null,
+    webgpu_error: failed.get(w) ?? null,
   };
 });
-const torchInfo = torchRuns[0] ?? (chosen ? { torch: chosen.torch, device: torchOn, device_name: chosen.device_name } : undefined);
+const torchInfo = !torchOn ? undefined : torchRuns[0] ?? (chosen ? { torch: chosen.torch, device: torchOn, device_name: chosen.device_name } : undefined);
 const torchName = torchOn === 'cuda' ? (torchRuns[0]?.device_name ?? chosen?.device_name ?? 'cuda') : torchOn === 'cpu' ? 'CPU' : undefined;
 
 if (opts.json) {
@@ -358,8 +395,8 @@ if (opts.json) {
     r.workload,
     fmt(r.webgpu_img_s),
     fmt(r.torch_img_s),
-    r.ratio === undefined ? '–' : `${r.ratio}×${r.meets_goal === undefined ? '' : r.meets_goal ? ' (met)' : ' (not met)'}`,
-    r.goal === undefined ? '' : `≥ ${r.goal}×`,
+    r.ratio === null ? '–' : `${r.ratio}×${r.meets_goal === null ? '' : r.meets_goal ? ' (met)' : ' (not met)'}`,
+    r.goal === null ? '' : `≥ ${r.goal}×`,
     fmt(r.per_step?.dispatches),
     fmt(r.per_step?.readbacks),
   ]);
