@@ -1,12 +1,20 @@
 #!/usr/bin/env python3
-"""The yardstick side of bench/native-vs-torch.ts: the same workloads in PyTorch (CPU).
+"""The yardstick side of bench/native-vs-torch.ts (CPU) and bench/webgpu-vs-torch.ts (GPU): the same
+workloads in PyTorch.
 
-Runs each workload at the given thread count and prints one JSON object {workload: img/s} on the
-last line of stdout. PyTorch (Debian's python3-torch 1.13) is a benchmark yardstick only, never a
-dependency of harden. Models mirror libs/models (same layers, channels and strides; tfjs 'same'
-padding is asymmetric where PyTorch's is symmetric, which changes no FLOP count).
+Runs each workload and prints one JSON object on the last line of stdout: {workload: img/s} under
+`img_s`, plus the device it ran on. PyTorch (Debian's python3-torch 1.13 here, a CUDA build on the
+GPU machine) is a benchmark yardstick only, never a dependency of harden. Models mirror libs/models
+(same layers, channels and strides; tfjs 'same' padding is asymmetric where PyTorch's is symmetric,
+which changes no FLOP count).
 
-Usage: native-vs-torch.py --threads N [--seconds S] [--workloads a,b,...]
+Usage: native-vs-torch.py [--threads N] [--seconds S] [--workloads a,b,...] [--device cpu|cuda] [--batch B]
+
+Without --device and --batch it behaves as it always has (CPU, each workload at its own batch, the
+five workloads of native-vs-torch.ts). --batch B runs every workload at batch B. On cuda the timed
+steps queue back to back and the window ends with torch.cuda.synchronize() (as harden's GPU steps
+read nothing back until the window's last result), cuDNN autotuning is on, and the TF32 settings are
+PyTorch's defaults, reported in the output.
 """
 import argparse
 import json
@@ -68,7 +76,17 @@ class PreActResNet18(nn.Module):
         return self.linear(out)
 
 
+DEVICE = torch.device('cpu')
+
+
+def sync():
+    if DEVICE.type == 'cuda':
+        torch.cuda.synchronize()
+
+
 def timed(step, batch, seconds, warmup=2):
+    if DEVICE.type == 'cuda':
+        return timed_cuda(step, batch, seconds, max(warmup, 2))  # the first step autotunes cuDNN
     for _ in range(warmup):
         step()
     n, start = 0, time.perf_counter()
@@ -80,9 +98,27 @@ def timed(step, batch, seconds, warmup=2):
             return batch * n / elapsed
 
 
+def timed_cuda(step, batch, seconds, warmup):
+    """One step (synchronized) sizes the window; then as many steps as fill `seconds`, queued back to
+    back as a training loop queues them, timed to one synchronize after the last."""
+    for _ in range(warmup):
+        step()
+    sync()
+    start = time.perf_counter()
+    step()
+    sync()
+    n = max(2, round(seconds / max(time.perf_counter() - start, 1e-6)))
+    start = time.perf_counter()
+    for _ in range(n):
+        step()
+    sync()
+    return batch * n / (time.perf_counter() - start)
+
+
 def train_step(model, batch, shape):
-    x = torch.rand(batch, *shape)
-    y = torch.randint(0, 10, (batch,))
+    model = model.to(DEVICE)
+    x = torch.rand(batch, *shape, device=DEVICE)
+    y = torch.randint(0, 10, (batch,), device=DEVICE)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=2e-4)
     model.train()
 
@@ -94,8 +130,9 @@ def train_step(model, batch, shape):
 
 
 def input_grad_step(model, batch, shape):
-    x = torch.rand(batch, *shape)
-    y = torch.randint(0, 10, (batch,))
+    model = model.to(DEVICE)
+    x = torch.rand(batch, *shape, device=DEVICE)
+    y = torch.randint(0, 10, (batch,), device=DEVICE)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -108,8 +145,9 @@ def input_grad_step(model, batch, shape):
 
 
 def pgd_step(model, batch, shape, eps=0.3, alpha=0.01, steps=20):
-    x = torch.rand(batch, *shape)
-    y = torch.randint(0, 10, (batch,))
+    model = model.to(DEVICE)
+    x = torch.rand(batch, *shape, device=DEVICE)
+    y = torch.randint(0, 10, (batch,), device=DEVICE)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -129,10 +167,12 @@ def kl_bar(p, logits_q):
     return (p * (torch.log(p + 1e-5) - F.log_softmax(logits_q, dim=1))).mean()
 
 
-def d2r_step(batch, shape, eps=0.3, alpha=0.3 * 0.007 / 0.031, k=10):
-    target, guidance = small_cnn(), small_cnn()
-    x = torch.rand(batch, *shape)
-    y = torch.randint(0, 10, (batch,))
+def d2r_step(batch, shape, eps=0.3, alpha=None, k=10, arch=small_cnn):
+    """CAG-K + the D2R loss + one SGD step over target and guidance (both `arch`); α = ε·0.007/0.031."""
+    alpha = eps * 0.007 / 0.031 if alpha is None else alpha
+    target, guidance = arch().to(DEVICE), arch().to(DEVICE)
+    x = torch.rand(batch, *shape, device=DEVICE)
+    y = torch.randint(0, 10, (batch,), device=DEVICE)
     params = list(target.parameters()) + list(guidance.parameters())
     opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=2e-4)
 
@@ -161,27 +201,59 @@ def d2r_step(batch, shape, eps=0.3, alpha=0.3 * 0.007 / 0.031, k=10):
     return step
 
 
-WORKLOADS = {
-    'ref-cnn-train': lambda s: timed(train_step(ref_cnn(), 64, (3, 32, 32)), 64, s),
-    'ref-cnn-input-grad': lambda s: timed(input_grad_step(ref_cnn(), 64, (3, 32, 32)), 64, s),
-    'small-cnn-pgd20': lambda s: timed(pgd_step(small_cnn(), 32, (1, 28, 28)), 32, s, warmup=1),
-    'small-cnn-d2r': lambda s: timed(d2r_step(32, (1, 28, 28)), 32, s, warmup=1),
-    'preact-resnet18-train': lambda s: timed(train_step(PreActResNet18(), 32, (3, 32, 32)), 32, s, warmup=1),
-}
+def workloads(batch=None):
+    """Each workload at its own batch, or every one at `batch`."""
+    b = lambda own: batch or own
+    return {
+        'ref-cnn-train': lambda s: timed(train_step(ref_cnn(), b(64), (3, 32, 32)), b(64), s),
+        'ref-cnn-input-grad': lambda s: timed(input_grad_step(ref_cnn(), b(64), (3, 32, 32)), b(64), s),
+        'small-cnn-pgd20': lambda s: timed(pgd_step(small_cnn(), b(32), (1, 28, 28)), b(32), s, warmup=1),
+        'small-cnn-d2r': lambda s: timed(d2r_step(b(32), (1, 28, 28)), b(32), s, warmup=1),
+        'preact-resnet18-train': lambda s: timed(train_step(PreActResNet18(), b(32), (3, 32, 32)), b(32), s, warmup=1),
+        # bench/webgpu-vs-torch.ts (issue 18's table): only when asked for by --workloads
+        'preact-resnet18-input-grad': lambda s: timed(input_grad_step(PreActResNet18(), b(32), (3, 32, 32)), b(32), s, warmup=1),
+        'preact-resnet18-d2r': lambda s: timed(d2r_step(b(32), (3, 32, 32), eps=0.031, arch=PreActResNet18), b(32), s, warmup=1),
+    }
+
+
+# What runs without --workloads: native-vs-torch.ts's five.
+DEFAULT_WORKLOADS = ['ref-cnn-train', 'ref-cnn-input-grad', 'small-cnn-pgd20', 'small-cnn-d2r', 'preact-resnet18-train']
+WORKLOADS = workloads()
 
 
 def main():
+    global DEVICE
     ap = argparse.ArgumentParser()
-    ap.add_argument('--threads', type=int, required=True)
+    ap.add_argument('--threads', type=int, default=None, help='CPU threads (default: PyTorch\'s own)')
     ap.add_argument('--seconds', type=float, default=2.0)
-    ap.add_argument('--workloads', default=','.join(WORKLOADS))
+    ap.add_argument('--workloads', default=','.join(DEFAULT_WORKLOADS))
+    ap.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    ap.add_argument('--batch', type=int, default=None, help='every workload at this batch (default: each its own)')
     args = ap.parse_args()
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit(f'--device cuda: this PyTorch ({torch.__version__}) sees no CUDA device')
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == 'cuda':
+        torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)
-    torch.set_num_threads(args.threads)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    table = workloads(args.batch)
+    names = args.workloads.split(',')
+    unknown = [n for n in names if n not in table]
+    if unknown:
+        raise SystemExit(f'unknown workload(s): {", ".join(unknown)}; known: {", ".join(table)}')
     out = {}
-    for name in args.workloads.split(','):
-        out[name] = round(WORKLOADS[name](args.seconds), 2)
-    print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'img_s': out}))
+    for name in names:
+        out[name] = round(table[name](args.seconds), 2)
+    result = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'img_s': out, 'device': DEVICE.type}
+    if DEVICE.type == 'cuda':
+        result['device_name'] = torch.cuda.get_device_name(0)
+        result['cudnn_benchmark'] = torch.backends.cudnn.benchmark
+        result['tf32'] = {'cudnn': torch.backends.cudnn.allow_tf32, 'matmul': torch.backends.cuda.matmul.allow_tf32}
+    if args.batch is not None:
+        result['batch'] = args.batch
+    print(json.dumps(result))
 
 
 if __name__ == '__main__':
