@@ -22,7 +22,7 @@
 import { tf, type Tensor2D, type Tensor4D } from '../engine/index.js';
 import { defineAttack, nameTag, sampleStream, type StepContext } from './attack.js';
 import { AttackError } from './errors.js';
-import { inputGradient, lossAndGradientTensors, lossTensors } from './gradient.js';
+import { ascendLinf, lossAndGradientTensors, lossTensors } from './gradient.js';
 import { elementwiseKl, type LossFn } from './losses.js';
 import { ascentStep, project } from './norms.js';
 import { checkKnownKeys, positiveInt, positiveNumber } from './options.js';
@@ -156,19 +156,9 @@ export function generateCag(target: AttackModel, guidance: AttackModel, x: Tenso
   for (let i = 0; i < n; i++) sampleStream(seed, tag, offset + i, 0).fillNormal(noise.subarray(i * d, (i + 1) * d), 0, 1);
   const anchor = guidanceProbs(guidance, x);
   const lossFn = cagObjective(anchor);
-  let xAdv = tf.tidy(() => tf.add(x, tf.mul(tf.tensor4d(noise, [n, h, w, c]), NORMAL_START_STD)) as Tensor4D);
+  const xStart = tf.tidy(() => tf.add(x, tf.mul(tf.tensor4d(noise, [n, h, w, c]), NORMAL_START_STD)) as Tensor4D);
   try {
-    for (let step = 0; step < steps; step++) {
-      const grad = inputGradient(target, xAdv, lossFn);
-      const cur = xAdv;
-      xAdv = tf.tidy(() => project(ascentStep(cur, grad, alpha, 'Linf'), x, eps, 'Linf', target.bounds));
-      cur.dispose();
-      grad.dispose();
-    }
-    return xAdv;
-  } catch (error) {
-    xAdv.dispose();
-    throw error;
+    return ascendLinf(target, x, xStart, lossFn, steps, alpha, eps);
   } finally {
     anchor.dispose();
   }

@@ -9,6 +9,7 @@
 import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D } from '../engine/index.js';
 import type { LossFn } from './losses.js';
 import type { AttackModel } from './types.js';
+import { ascentStep, project } from './norms.js';
 
 export interface LossGradient {
   /** ∇ₓ Σᵢ loss_i, same shape as x. Owned by the caller. */
@@ -117,4 +118,26 @@ export function gradientAbsSumsTensor(grad: Tensor4D): Tensor1D {
 /** Σ|g| per sample, for the zero-gradient check. */
 export function gradientAbsSums(grad: Tensor4D): Promise<Float32Array> {
   return takeValues(gradientAbsSumsTensor(grad));
+}
+
+/**
+ * `steps` signed-gradient ascent steps of size `alpha` on `lossFn` from `start`, each projected back
+ * into the L∞ ball of radius `eps` around `x` and the model's bounds: the inner loop of PGD's and
+ * CAG's training-time generators. Takes `start` (disposed as it is replaced, and on error).
+ */
+export function ascendLinf(model: AttackModel, x: Tensor4D, start: Tensor4D, lossFn: LossFn, steps: number, alpha: number, eps: number): Tensor4D {
+  let xAdv = start;
+  try {
+    for (let step = 0; step < steps; step++) {
+      const grad = inputGradient(model, xAdv, lossFn);
+      const cur = xAdv;
+      xAdv = tf.tidy(() => project(ascentStep(cur, grad, alpha, 'Linf'), x, eps, 'Linf', model.bounds));
+      cur.dispose();
+      grad.dispose();
+    }
+    return xAdv;
+  } catch (error) {
+    xAdv.dispose();
+    throw error;
+  }
 }

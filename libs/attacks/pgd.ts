@@ -21,7 +21,7 @@
 import { tf, type Tensor1D, type Tensor4D } from '../engine/index.js';
 import { defineAttack, nameTag, sampleStream, type StepContext } from './attack.js';
 import { AttackError } from './errors.js';
-import { inputGradient, lossAndGradientTensors, lossTensors, takeValues } from './gradient.js';
+import { ascendLinf, lossAndGradientTensors, lossTensors, takeValues } from './gradient.js';
 import { crossEntropy, oneHotRows, type LossFn } from './losses.js';
 import { ascentStep, clipToBounds, project } from './norms.js';
 import { objective, PGD_LOSSES, type PgdLoss } from './objectives.js';
@@ -232,24 +232,14 @@ export function generatePgd(model: AttackModel, x: Tensor4D, labels: Int32Array,
   }
   const yOneHot = oneHotRows(labels, model.numClasses);
   const lossFn = crossEntropy(yOneHot);
-  let xAdv = tf.tidy(() => {
+  const xStart = tf.tidy(() => {
     const u = tf.tensor4d(noise, [n, h, w, c]);
     return start === 'uniform'
       ? clipToBounds(tf.add(x, tf.mul(u, eps)) as Tensor4D, model.bounds)
       : (tf.add(x, tf.mul(u, NORMAL_START_STD)) as Tensor4D);
   });
   try {
-    for (let step = 0; step < steps; step++) {
-      const grad = inputGradient(model, xAdv, lossFn);
-      const cur = xAdv;
-      xAdv = tf.tidy(() => project(ascentStep(cur, grad, alpha, 'Linf'), x, eps, 'Linf', model.bounds));
-      cur.dispose();
-      grad.dispose();
-    }
-    return xAdv;
-  } catch (error) {
-    xAdv.dispose();
-    throw error;
+    return ascendLinf(model, x, xStart, lossFn, steps, alpha, eps);
   } finally {
     yOneHot.dispose();
   }
