@@ -19,6 +19,15 @@ export interface KernelArgs {
 export const GEOMETRY_UNIFORMS =
   'inH : i32, inW : i32, inC : i32, outH : i32, outW : i32, outC : i32, kH : i32, kW : i32, strideH : i32, strideW : i32, padT : i32, padL : i32,';
 
+/**
+ * WGSL from (n, oh, ow, kh, kw, ci) to the input element a filter tap reads: `ih`, `iw`, whether it
+ * lies inside the image (else it is padding), and its flat NHWC index `at`.
+ */
+export const INPUT_TAP = `      let ih = oh * uniforms.strideH - uniforms.padT + kh;
+      let iw = ow * uniforms.strideW - uniforms.padL + kw;
+      let inside = ih >= 0 && ih < uniforms.inH && iw >= 0 && iw < uniforms.inW;
+      let at = ((n * uniforms.inH + ih) * uniforms.inW + iw) * uniforms.inC + ci;`;
+
 export function geometryValues(c: Conv2DInfo): number[] {
   return [
     c.inHeight,

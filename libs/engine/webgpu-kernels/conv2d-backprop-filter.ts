@@ -18,7 +18,7 @@ import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { tf } from '../tf.js';
 import type { GemmTiles, SplitK } from './config.js';
-import { GEOMETRY_UNIFORMS, geometryValues, operandAt, shippedFunc, unsupported, type Conv2DInfo, type KernelArgs } from './conv-common.js';
+import { GEOMETRY_UNIFORMS, geometryValues, INPUT_TAP, operandAt, shippedFunc, unsupported, type Conv2DInfo, type KernelArgs } from './conv-common.js';
 import { createGemmProgram, fitTiles, gemmFits, gemmUniforms, ints, layoutAvoiding, tileM, tileN, type GemmSpec } from './gemm-program.js';
 
 const DECOMPOSE = `
@@ -30,10 +30,7 @@ const DECOMPOSE = `
       let t2 = k / uniforms.outW;
       let oh = t2 % uniforms.outH;
       let n = t2 / uniforms.outH;
-      let ih = oh * uniforms.strideH - uniforms.padT + kh;
-      let iw = ow * uniforms.strideW - uniforms.padL + kw;
-      let inside = ih >= 0 && ih < uniforms.inH && iw >= 0 && iw < uniforms.inW;
-      let at = ((n * uniforms.inH + ih) * uniforms.inW + iw) * uniforms.inC + ci;`;
+${INPUT_TAP}`;
 
 /** How many K splits, and K positions per split (a multiple of tileK). */
 export function chooseSplits(m: number, n: number, k: number, tiles: GemmTiles, split: SplitK, maxBindingBytes: number): { splits: number; kPerSplit: number } {

@@ -17,7 +17,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { tf } from '../tf.js';
 import type { GemmTiles } from './config.js';
-import { GEOMETRY_UNIFORMS, geometryValues, operandAt, shippedFunc, unsupported, type Conv2DInfo, type KernelArgs } from './conv-common.js';
+import { GEOMETRY_UNIFORMS, geometryValues, INPUT_TAP, operandAt, shippedFunc, unsupported, type Conv2DInfo, type KernelArgs } from './conv-common.js';
 import { createGemmProgram, gemmFits, gemmUniforms, type GemmSpec } from './gemm-program.js';
 
 const ACTIVATIONS: Record<string, string> = {
@@ -37,10 +37,7 @@ const DECOMPOSE_ROW = `
       let t2 = k / uniforms.inC;
       let kw = t2 % uniforms.kW;
       let kh = t2 / uniforms.kW;
-      let ih = oh * uniforms.strideH - uniforms.padT + kh;
-      let iw = ow * uniforms.strideW - uniforms.padL + kw;
-      let inside = ih >= 0 && ih < uniforms.inH && iw >= 0 && iw < uniforms.inW;
-      let at = ((n * uniforms.inH + ih) * uniforms.inW + iw) * uniforms.inC + ci;`;
+${INPUT_TAP}`;
 
 export function conv2dSpec(c: Conv2DInfo, tiles: GemmTiles, epilogue: { bias: boolean; activation: string }): GemmSpec {
   const vecA = c.inChannels % 4 === 0;
