@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createWorkerPool, tf, type Tensor4D, type WorkerPool } from '../libs/engine/index.js';
 import { modelToBytes, type ModelBytes } from '../libs/models/index.js';
-import { AttackError, fromLayersModel, runAttackByName, runAttackParallel, type AttackModel } from '../libs/attacks/index.js';
+import { AttackError, fromLayersModel, runAttackByName, runAttackParallel, type AttackModel, type StepEvent } from '../libs/attacks/index.js';
 import { initTestEngine, randomInputs, tinyBnModel } from '../libs/attacks/testing.fixture.js';
 
 const SHAPE: [number, number, number] = [8, 8, 1];
@@ -78,6 +78,31 @@ describe('runAttackParallel', () => {
     const unkeyed = await runAttackParallel(pool, { target: bytes.target }, slice, labels.slice(9, 16), 'pgd', { eps: 0.08, seed: 3, steps: 5, randomStart: true, shardSize: 4 });
     assert.notDeepEqual(unkeyed.adversarial.dataSync(), part.adversarial.dataSync());
     for (const t of [slice, part.adversarial, unkeyed.adversarial, whole.adversarial]) t.dispose();
+  });
+
+  it('relays the lead shard\'s steps to onStep, and the result does not change', async () => {
+    const options = { eps: 0.08, seed: 4, steps: 5, queries: 40, targets: 3 };
+    const quiet = await runAttackParallel(pool, { target: bytes.target }, x, labels, 'autoattack', { ...options, shardSize: 8 });
+    const steps: StepEvent[] = [];
+    const loud = await runAttackParallel(pool, { target: bytes.target }, x, labels, 'autoattack', { ...options, shardSize: 8, onStep: (e: StepEvent) => steps.push(e) });
+    assert.deepEqual(loud.success, quiet.success);
+    assert.deepEqual(loud.stages, quiet.stages);
+    quiet.adversarial.dispose();
+    loud.adversarial.dispose();
+    // Three shards (8, 8, 6) on two workers: steps from the stages AutoAttack runs, in stage order
+    // within a shard, each a StepEvent with its numbers.
+    assert.ok(steps.length > 0, 'steps arrive');
+    for (const e of steps) {
+      assert.ok(['apgd-ce', 'apgd-t', 'fab-t', 'square'].includes(e.attack), e.attack);
+      assert.ok(Number.isInteger(e.step) && e.step >= 0);
+      assert.ok(Number.isFinite(e.objective));
+      assert.ok(e.samples > 0 && e.samples <= 8, `samples ${e.samples} within one shard`);
+    }
+    assert.ok(steps.some((e) => e.attack === 'apgd-ce'));
+    // Only the lead shard speaks, so the shard index never goes back.
+    assert.ok(steps.every((e) => e.shard?.count === 3 && e.shard.index >= 0 && e.shard.index < 3));
+    for (let i = 1; i < steps.length; i++) assert.ok(steps[i].shard!.index >= steps[i - 1].shard!.index, `shard order at event ${i}`);
+    await assert.rejects(runAttackParallel(pool, { target: bytes.target }, x, labels, 'fgsm', { onStep: 3 }), (e: unknown) => AttackError.is(e, 'invalid-argument'));
   });
 
   it('validates options on the calling thread and honours abort', async () => {

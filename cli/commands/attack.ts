@@ -6,10 +6,12 @@ import {
   ATTACK_NAMES,
   AttackError,
   attackSettings,
+  describeStep,
   fromLayersModel,
   isAttackName,
   runAttackByName,
   runAttackParallel,
+  throttledSteps,
   type AttackReport,
   type AttackSettings,
   type Norm,
@@ -101,7 +103,9 @@ export async function attackCommand(argv: string[]): Promise<number> {
   );
 
   const x = tf.tensor4d(data.images, [data.size, ...data.shape] as [number, number, number, number]);
-  const options = { eps, seed, norm: settings.norm, ...settings.options };
+  // Long attacks (AutoAttack, Square's queries) say where they are every 5 s.
+  const onStep = throttledSteps((p) => progress(`attack: ${describeStep(p)}`), 5000, values.attack);
+  const options = { eps, seed, norm: settings.norm, ...settings.options, onStep };
   let report: AttackReport;
   if (parallel) {
     const pool = createWorkerPool({ size: workers, backend: engine.backend });

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { createWorkerPool, type WorkerPool } from '../../libs/engine/index.js';
 import { openStore } from '../../libs/storage/index.js';
-import { evaluationEps } from '../../libs/attacks/index.js';
-import { describeStep, evaluateRobustness, isSuiteName, SUITE_NAMES, writeReport, writeReportHtml, type RobustnessReport, type SuiteName } from '../../libs/evaluation/index.js';
+import { describeStep, evaluationEps } from '../../libs/attacks/index.js';
+import { evaluateRobustness, isSuiteName, SUITE_NAMES, writeReport, writeReportHtml, type RobustnessReport, type SuiteName } from '../../libs/evaluation/index.js';
 import { CliError } from '../cli-error.js';
 import { loadModelAndData, MODEL_DATA_OPTIONS, parseModelDataArgs } from '../model-data.js';
 import { positive } from '../flags.js';

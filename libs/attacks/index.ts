@@ -23,6 +23,7 @@ export {
 export { fromLayersModel, fromLogitsFunction, logitsValues, type ModelWrapperOptions } from './model.js';
 export { attackInThread, loadThreadModels, sharedAbortSignal, threadModels, unloadThreadModels, type ThreadAttackPayload, type ThreadAttackResult, type ThreadModels } from './thread-models.js';
 export { argMaxRows } from './run-by-name.js';
+export { describeStep, throttledSteps, type StepProgress } from './step-progress.js';
 export { evaluateCriterion, misclassification, targetedMisclassification } from './criteria.js';
 export { CHECK_IDS, CHECKS_DOC, type CheckId, type CheckWarning } from './checks.js';
 export { defineAttack, attackRows, type AttackSteps, type StepContext } from './attack.js';

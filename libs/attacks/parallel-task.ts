@@ -9,7 +9,7 @@ import { tf } from '../engine/index.js';
 import type { ModelBytes } from '../models/index.js';
 import { perturbationNorms } from './norms.js';
 import { attackInThread, loadThreadModels, unloadThreadModels, type ThreadAttackPayload, type ThreadAttackResult } from './thread-models.js';
-import type { Norm } from './types.js';
+import type { Norm, StepEvent } from './types.js';
 
 /** This module, for `WorkerPool` task references. */
 export const PARALLEL_TASK_MODULE = new URL('./parallel-task.js', import.meta.url).href;
@@ -43,8 +43,9 @@ export type ShardPayload = ThreadAttackPayload;
 
 export type ShardResult = Pick<ThreadAttackResult, 'adversarial' | 'success' | 'clean' | 'predictions' | 'stages' | 'warnings'>;
 
-export async function attackShard(p: ShardPayload): Promise<ShardResult> {
-  const { adversarial, success, clean, predictions, stages, warnings } = await attackInThread(p);
+/** `emit` (the pool's) carries the shard's `StepEvent`s to the caller when `p.reportSteps` is set. */
+export async function attackShard(p: ShardPayload, emit?: (event: StepEvent) => void): Promise<ShardResult> {
+  const { adversarial, success, clean, predictions, stages, warnings } = await attackInThread(p, p.reportSteps ? emit : undefined);
   return { adversarial, success, clean, predictions, stages, warnings };
 }
 

@@ -16,7 +16,7 @@ import { nonNegativeInt, positiveInt } from './options.js';
 import { PARALLEL_TASK_MODULE as TASK_MODULE, type LoadPayload, type ShardPayload, type ShardResult } from './parallel-task.js';
 import { createAttack } from './registry.js';
 import { oneEps, splitOptions, type AttackReport } from './run-by-name.js';
-import type { Labels, Norm, StageResult } from './types.js';
+import type { Labels, Norm, StageResult, StepEvent } from './types.js';
 
 export interface ParallelModels {
   /** The attacked model, serialised (`modelToBytes` from libs/models). */
@@ -63,8 +63,9 @@ async function labelsArray(y: Labels): Promise<Int32Array> {
 
 /**
  * Runs attack `name` over `x` on the pool's workers and merges the shards into one report. The
- * returned `adversarial` tensor lives on this thread's engine and belongs to the caller. `onStep` and
- * custom criteria are not available here (functions cannot cross threads).
+ * returned `adversarial` tensor lives on this thread's engine and belongs to the caller. `onStep` gets
+ * the steps of the first unfinished shard (relayed from its worker); custom criteria are not
+ * available here (functions cannot cross threads).
  */
 export async function runAttackParallel(
   pool: WorkerPool,
@@ -76,9 +77,9 @@ export async function runAttackParallel(
 ): Promise<AttackReport> {
   const { shardSize: rawShard, ...rest } = options;
   const { run, attack } = splitOptions(rest);
-  for (const key of ['onStep', 'criterion'] as const) {
-    if (run[key] !== undefined) throw new AttackError('invalid-argument', `runAttackParallel does not take ${key}`, { field: key });
-  }
+  if (run.criterion !== undefined) throw new AttackError('invalid-argument', 'runAttackParallel does not take criterion', { field: 'criterion' });
+  if (run.onStep !== undefined && typeof run.onStep !== 'function') throw new AttackError('invalid-argument', 'onStep must be a function', { field: 'onStep' });
+  const onStep = run.onStep as ((event: StepEvent) => void) | undefined;
   if ('guidance' in attack) {
     throw new AttackError('invalid-argument', 'pass the guidance model as models.guidance (bytes), not as an option', { field: 'guidance' });
   }
@@ -104,6 +105,13 @@ export async function runAttackParallel(
   try {
     await pool.broadcast({ module: TASK_MODULE, fn: 'loadModels' }, load);
     const shards: Promise<ShardResult>[] = [];
+    // Progress is the lead shard's (the first one not finished): shards run the same stages at about
+    // the same pace, and one stream of steps reads as one run; when it finishes the next one leads.
+    const finished: boolean[] = [];
+    const count = Math.ceil(n / shardSize);
+    const relay = (index: number) => (event: unknown) => {
+      if (finished.findIndex((f) => !f) === index) onStep!({ ...(event as StepEvent), shard: { index, count } });
+    };
     for (let start = 0; start < n; start += shardSize) {
       const size = Math.min(shardSize, n - start);
       const payload: ShardPayload = {
@@ -119,8 +127,12 @@ export async function runAttackParallel(
         x: values.slice(start * d, (start + size) * d),
         labels: labels.slice(start, start + size),
         abortFlag,
+        reportSteps: onStep !== undefined,
       };
-      shards.push(pool.run<ShardResult>({ module: TASK_MODULE, fn: 'attackShard' }, payload, [payload.x.buffer as ArrayBuffer, payload.labels.buffer as ArrayBuffer]));
+      const index = finished.push(false) - 1;
+      const transfer = [payload.x.buffer as ArrayBuffer, payload.labels.buffer as ArrayBuffer];
+      const shard = pool.run<ShardResult>({ module: TASK_MODULE, fn: 'attackShard' }, payload, transfer, onStep ? relay(index) : undefined);
+      shards.push(shard.finally(() => (finished[index] = true)));
     }
     const results = await Promise.allSettled(shards);
     throwIfAborted(signal);

@@ -11,7 +11,7 @@ import type { CheckWarning } from './checks.js';
 import { fromLayersModel, logitsValues, type ModelWrapperOptions } from './model.js';
 import { createAttack } from './registry.js';
 import { argMaxRows } from './run-by-name.js';
-import type { AttackModel, Norm, StageResult } from './types.js';
+import type { AttackModel, Norm, StageResult, StepEvent } from './types.js';
 
 export interface ThreadModels {
   layers: tfl.LayersModel[];
@@ -72,6 +72,8 @@ export interface ThreadAttackPayload {
   labels: Int32Array;
   /** Int32 flag: 1 once the caller aborted. */
   abortFlag: SharedArrayBuffer;
+  /** Emit each step's `StepEvent` (progress) to the caller. @default false */
+  reportSteps?: boolean;
 }
 
 export interface ThreadAttackResult {
@@ -102,14 +104,14 @@ export function sharedAbortSignal(buffer: SharedArrayBuffer): AbortSignal {
   } as unknown as AbortSignal;
 }
 
-/** Runs one attack on a batch with the models loaded under `p.key`, in this (worker) thread. */
-export async function attackInThread(p: ThreadAttackPayload): Promise<ThreadAttackResult> {
+/** Runs one attack on a batch with the models loaded under `p.key`, in this (worker) thread; `onStep` gets its steps. */
+export async function attackInThread(p: ThreadAttackPayload, onStep?: (event: StepEvent) => void): Promise<ThreadAttackResult> {
   const entry = threadModels(p.key);
   if (!entry) throw new Error(`no models loaded under key ${p.key}`);
   const attack = createAttack(p.attack, entry.guidance ? { ...p.options, guidance: entry.guidance } : p.options);
   const x = tf.tensor4d(p.x, p.shape);
   try {
-    const result = await attack.run(entry.target, x, p.labels, { eps: p.eps, norm: p.norm, seed: p.seed, batchSize: p.batchSize, indexOffset: p.indexOffset, signal: sharedAbortSignal(p.abortFlag) });
+    const result = await attack.run(entry.target, x, p.labels, { eps: p.eps, norm: p.norm, seed: p.seed, batchSize: p.batchSize, indexOffset: p.indexOffset, signal: sharedAbortSignal(p.abortFlag), ...(onStep ? { onStep } : {}) });
     const r = result.results[0];
     try {
       return {

@@ -58,6 +58,8 @@ export interface StepEvent {
   readonly objective: number;
   /** Samples the objective is summed over. */
   readonly samples: number;
+  /** Set by `runAttackParallel`: the shard (0-based) these steps belong to, of `count`. */
+  readonly shard?: { readonly index: number; readonly count: number };
 }
 
 export interface RunOptions {

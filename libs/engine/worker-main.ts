@@ -1,6 +1,7 @@
 /**
  * Entry point of a worker thread in a `WorkerPool`: starts its own engine, then runs tasks
- * (an exported function of an ES module) one at a time, in arrival order.
+ * (an exported function of an ES module, called with the payload and an `emit` for events to the
+ * caller) one at a time, in arrival order.
  */
 import { parentPort, workerData, type Transferable } from 'node:worker_threads';
 import { initEngine, type BackendChoice } from './backend.js';
@@ -43,7 +44,8 @@ async function handle(msg: Message): Promise<void> {
       }
       const fn = (await mod)[msg.fn];
       if (typeof fn !== 'function') throw new Error(`task module ${msg.module} exports no function "${msg.fn}"`);
-      result = await (fn as (p: unknown) => unknown)(msg.payload);
+      const emit = (event: unknown) => port!.postMessage({ id: msg.id, event });
+      result = await (fn as (p: unknown, e: typeof emit) => unknown)(msg.payload, emit);
     }
     port!.postMessage({ id: msg.id, ok: true, result }, transferables(result));
   } catch (error) {

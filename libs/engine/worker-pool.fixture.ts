@@ -29,3 +29,12 @@ export function fail(p: { typed?: boolean } = {}): never {
   if (p.typed) throw Object.assign(new Error('bad option on purpose'), { name: 'AttackError', code: 'invalid-argument', field: 'steps' });
   throw new Error('task failed on purpose');
 }
+
+/** Emits `count` events (0, 1, …), one per macrotask, then returns the count. */
+export async function countTo(payload: { count: number }, emit: (event: unknown) => void): Promise<number> {
+  for (let i = 0; i < payload.count; i++) {
+    emit({ i, threadId });
+    await new Promise((r) => setImmediate(r));
+  }
+  return payload.count;
+}

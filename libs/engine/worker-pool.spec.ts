@@ -50,6 +50,21 @@ describe('worker pool', () => {
     assert.equal(await pool.run<number>(task('slow'), { ms: 1 }) > 0, true);
   });
 
+  it('hands a task\'s events to its caller, in order, before the task settles', async () => {
+    const seen: Array<{ i: number; threadId: number }> = [];
+    const other: unknown[] = [];
+    const [count] = await Promise.all([
+      pool.run<number>(task('countTo'), { count: 25 }, [], (e) => seen.push(e as { i: number; threadId: number })),
+      pool.run<number>(task('countTo'), { count: 7 }, [], (e) => other.push(e)),
+    ]);
+    assert.equal(count, 25);
+    assert.deepEqual(seen.map((e) => e.i), Array.from({ length: 25 }, (_, i) => i), 'every event of this task, in order');
+    assert.equal(new Set(seen.map((e) => e.threadId)).size, 1);
+    assert.equal(other.length, 7, 'events go to the task that emitted them');
+    // Without a listener, events are dropped and the result still arrives.
+    assert.equal(await pool.run<number>(task('countTo'), { count: 3 }), 3);
+  });
+
   it('rejects a bad size', () => {
     assert.throws(() => createWorkerPool({ size: 0 }), /positive integer/);
   });

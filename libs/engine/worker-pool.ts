@@ -25,7 +25,11 @@ export interface WorkerPoolOptions {
   backend?: BackendChoice;
 }
 
-/** A function exported by a task module: it runs inside a worker. */
+/**
+ * A function exported by a task module: it runs inside a worker, as `fn(payload, emit)`. `emit(event)`
+ * sends plain data to the caller's `onEvent` (progress, say) while the task runs; the task's return
+ * value is its result.
+ */
 export interface TaskRef {
   /** Absolute URL of the ES module (use `new URL('./x.js', import.meta.url).href`). */
   module: string;
@@ -38,18 +42,19 @@ export interface WorkerPool {
   /** The engine each worker runs, known after `ready()`. */
   readonly engines: readonly EngineInfo[];
   ready(): Promise<void>;
-  /** Runs the task on the next idle worker. */
-  run<T>(task: TaskRef, payload: unknown, transfer?: Transferable[]): Promise<T>;
+  /** Runs the task on the next idle worker; `onEvent` gets what the task emits, in order, before it settles. */
+  run<T>(task: TaskRef, payload: unknown, transfer?: Transferable[], onEvent?: (event: unknown) => void): Promise<T>;
   /** Runs the task on every worker (e.g. to load a model into each), in worker order. */
   broadcast<T>(task: TaskRef, payload: unknown): Promise<T[]>;
   /** Runs the task on one given worker (0-based). */
-  runOn<T>(index: number, task: TaskRef, payload: unknown, transfer?: Transferable[]): Promise<T>;
+  runOn<T>(index: number, task: TaskRef, payload: unknown, transfer?: Transferable[], onEvent?: (event: unknown) => void): Promise<T>;
   close(): Promise<void>;
 }
 
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
+  onEvent?: (event: unknown) => void;
 }
 
 interface Slot {
@@ -60,6 +65,7 @@ interface Slot {
 }
 
 type WorkerReply =
+  | { id: number; event: unknown }
   | { id: number; ok: true; result: unknown }
   | { id: number; ok: false; error: ErrorShape };
 
@@ -92,6 +98,15 @@ export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
     worker.on('message', (reply: WorkerReply) => {
       const p = slot.pending.get(reply.id);
       if (!p) return;
+      if ('event' in reply) {
+        // A listener's failure must not lose the task's result: it is reported, not thrown here.
+        try {
+          p.onEvent?.(reply.event);
+        } catch (error) {
+          process.emitWarning(`worker pool: an event listener threw: ${(error as Error).message}`);
+        }
+        return;
+      }
       slot.pending.delete(reply.id);
       slot.busy -= 1;
       const waiter = waiters.shift();
@@ -110,12 +125,12 @@ export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
     return slot;
   });
 
-  function send<T>(slot: Slot, message: Record<string, unknown>, transfer: Transferable[] = []): Promise<T> {
+  function send<T>(slot: Slot, message: Record<string, unknown>, transfer: Transferable[] = [], onEvent?: (event: unknown) => void): Promise<T> {
     if (closed) return Promise.reject(new EngineError('worker-failed', 'worker pool is closed'));
     const id = nextId++;
     slot.busy += 1;
     return new Promise<T>((resolve, reject) => {
-      slot.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      slot.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent });
       slot.worker.postMessage({ ...message, id }, transfer);
     });
   }
@@ -134,20 +149,20 @@ export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
       ).then(() => undefined);
       return readyPromise;
     },
-    async run<T>(task: TaskRef, payload: unknown, transfer?: Transferable[]) {
+    async run<T>(task: TaskRef, payload: unknown, transfer?: Transferable[], onEvent?: (event: unknown) => void) {
       await pool.ready();
       let slot = slots.reduce((a, b) => (b.busy < a.busy ? b : a));
       while (slot.busy > 0 && slots.every((s) => s.busy > 0)) {
         await new Promise<void>((resolve) => waiters.push(resolve));
         slot = slots.reduce((a, b) => (b.busy < a.busy ? b : a));
       }
-      return send<T>(slot, { kind: 'task', ...task, payload }, transfer);
+      return send<T>(slot, { kind: 'task', ...task, payload }, transfer, onEvent);
     },
-    async runOn<T>(index: number, task: TaskRef, payload: unknown, transfer?: Transferable[]) {
+    async runOn<T>(index: number, task: TaskRef, payload: unknown, transfer?: Transferable[], onEvent?: (event: unknown) => void) {
       await pool.ready();
       const slot = slots[index];
       if (!slot) throw new EngineError('invalid-argument', `no worker ${index} in a pool of ${size}`);
-      return send<T>(slot, { kind: 'task', ...task, payload }, transfer);
+      return send<T>(slot, { kind: 'task', ...task, payload }, transfer, onEvent);
     },
     async broadcast<T>(task: TaskRef, payload: unknown) {
       await pool.ready();

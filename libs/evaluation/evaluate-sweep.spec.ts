@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { tf } from '../engine/index.js';
+import { createWorkerPool, tf } from '../engine/index.js';
 import { createDataset } from '../data/index.js';
 import { initTestEngine, linearModel, seededUniform } from '../attacks/testing.fixture.js';
 import { evaluateRobustness, type EvaluationEvent } from './index.js';
@@ -52,6 +52,21 @@ describe('evaluateRobustness: the ε sweep', () => {
     await evaluateRobustness({ model, modelUri: 'memory://linear', data, datasetSpec: 'synthetic', eps: 0.2, examples: 0, stepEveryMs: 60_000, onProgress: (e) => throttled.push(e) });
     // Throttled: rows of one stage say nothing within a minute.
     assert.deepEqual(throttled.filter((e) => e.type === 'attack-step'), []);
+  });
+
+  it('reports the steps of a worker pool\'s lead shard, and the report does not change', async () => {
+    const pool = createWorkerPool({ size: 2, backend: 'wasm' });
+    try {
+      const events: EvaluationEvent[] = [];
+      const pooled = await evaluateRobustness({ model, modelUri: 'memory://linear', data, datasetSpec: 'synthetic', eps: 0.2, examples: 0, pool, stepEveryMs: 0, onProgress: (e) => events.push(e) });
+      const pgd = events.filter((e) => e.type === 'attack-step' && e.name === 'pgd-20');
+      assert.ok(pgd.length >= 20, `a step event per PGD step of the lead shard (${pgd.length})`);
+      assert.ok(pgd.every((e) => e.type === 'attack-step' && e.stage === 'pgd' && e.index === 1 && e.total === 3));
+      const single = await evaluateRobustness({ model, modelUri: 'memory://linear', data, datasetSpec: 'synthetic', eps: 0.2, examples: 0 });
+      assert.deepEqual(pooled.attacks.map((a) => [a.name, a.robust_accuracy]), single.attacks.map((a) => [a.name, a.robust_accuracy]));
+    } finally {
+      await pool.close();
+    }
   });
 
   it('is off for the quick suite by default, and takes its own fractions', async () => {

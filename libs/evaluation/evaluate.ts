@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { currentEngine, tf, tfl, type WorkerPool } from '../engine/index.js';
 import type { Dataset } from '../data/index.js';
 import { getModelInfo, modelToBytes, type ModelBytes } from '../models/index.js';
-import { evaluationEps, fromLayersModel, runAttackByName, runAttackParallel, type AttackReport, type StepEvent } from '../attacks/index.js';
+import { evaluationEps, fromLayersModel, runAttackByName, runAttackParallel, throttledSteps, type AttackReport, type StepEvent } from '../attacks/index.js';
 import { EvaluationError } from './errors.js';
 import type { ExampleRow, RobustnessReport } from './report.js';
 import { assembleReport, SHARD_KIND, SHARD_VERSION, shardRange, sum, type EvaluationShard, type ShardRow, type ShardSweepRow } from './shard.js';
@@ -70,16 +70,11 @@ export type EvaluationEvent =
   /**
    * Inside a long row (AutoAttack's stages, PGD's steps): the stage working now, which pass of it
    * (APGD-T and FAB-T run once per target class) and its step. Sent when a composite row's stage
-   * starts and at most every `stepEveryMs` otherwise; only without a pool (step callbacks do not
-   * cross threads).
+   * starts and at most every `stepEveryMs` otherwise. With a pool, the steps are those of the first
+   * shard not finished (relayed from its worker thread).
    */
-  | { type: 'attack-step'; name: string; stage: string; pass: number; step: number; index: number; total: number }
+  | { type: 'attack-step'; name: string; stage: string; pass: number; step: number; shard?: { index: number; count: number }; index: number; total: number }
   | { type: 'attack-done'; name: string; robustAccuracy: number; seconds: number; index: number; total: number };
-
-/** Where a long row is, for people: `apgd-t pass 3, step 40`. */
-export function describeStep(e: { stage: string; pass: number; step: number }): string {
-  return `${e.stage}${e.pass > 1 ? ` pass ${e.pass}` : ''}, step ${e.step}`;
-}
 
 /** sha256 of a model's model.json text and weight bytes: identifies exactly what was evaluated. */
 export function modelSha256(bytes: ModelBytes): string {
@@ -180,24 +175,11 @@ export async function evaluateShard(options: EvaluateOptions): Promise<Evaluatio
     const total = attacks.length + swept.length * fractions.length;
     const target = options.pool ? undefined : fromLayersModel(model);
     const stepEveryMs = options.stepEveryMs ?? 5000;
-    /** Step progress of row `name` (the `index`-th phase), throttled; undefined with a pool. */
+    /** Step progress of row `name` (the `index`-th phase), throttled; with a pool, the lead shard's steps. */
     const stepReporter = (name: string, attack: string, index: number) => {
       const onProgress = options.onProgress;
-      if (!onProgress || options.pool) return undefined;
-      let stage = attack;
-      let pass = 1;
-      let last = performance.now();
-      return (e: StepEvent) => {
-        const now = performance.now();
-        const newStage = e.attack !== stage;
-        if (newStage) pass = 1;
-        else if (e.step === 0) pass++; // the stage starts again (another target class, a restart)
-        stage = e.attack;
-        // A composite row's stage change is news at once; otherwise at most every stepEveryMs.
-        if (!newStage && now - last < stepEveryMs) return;
-        last = now;
-        onProgress({ type: 'attack-step', name, stage, pass, step: e.step, index, total });
-      };
+      if (!onProgress) return undefined;
+      return throttledSteps((p) => onProgress({ type: 'attack-step', name, ...p, index, total }), stepEveryMs, attack);
     };
     const run = (attack: string, attackOptions: Readonly<Record<string, unknown>>, atEps: number, onStep?: (e: StepEvent) => void): Promise<AttackReport> => {
       // Draws are keyed by the global sample index: a slice gets the draws it gets in the whole set.

@@ -1,4 +1,4 @@
-export { describeStep, evaluateRobustness, evaluateShard, modelSha256, type EvaluateOptions, type EvaluationEvent } from './evaluate.js';
+export { evaluateRobustness, evaluateShard, modelSha256, type EvaluateOptions, type EvaluationEvent } from './evaluate.js';
 export { assembleReport, SHARD_KIND, SHARD_VERSION, shardRange, validateShard, type AssembleOptions, type EvaluationShard, type ShardRange, type ShardRow, type ShardSweepRow } from './shard.js';
 export { EvaluationError, type EvaluationErrorCode } from './errors.js';
 export { REPORT_VERSION, type AttackRow, type ClassRow, type EpsSweepRow, type ExampleRow, type RobustnessReport, type StageRow, type TrainingCurvePoint } from './report.js';

@@ -3,7 +3,8 @@
  * `phase` event per attack row, the fraction of rows done. Used by the evaluation service for
  * in-process evaluations and by shard workers (`harden worker`), whose fraction is their shard's.
  */
-import { describeStep, type EvaluationEvent } from './evaluate.js';
+import { describeStep } from '../attacks/index.js';
+import type { EvaluationEvent } from './evaluate.js';
 import type { JobContext } from '../jobs/index.js';
 
 /** Where relayed events go: a libs/jobs `JobContext`, or a worker's report buffer. */
