@@ -141,7 +141,8 @@ describe('a damaged latest checkpoint', () => {
     let server = await startHardenServer(opts);
     try {
       let { hardening } = connectClients(server.url);
-      const job = (await hardening.harden({ model: { case: 'arch', value: 'small-cnn' }, method: 'standard', dataset: 'mnist', limit: 128, epochs: 4, batchSize: 32, evalSize: 0, evaluation: { skip: true } })).job!;
+      // evalSize 0 means the default (200 held-out images, PGD-10 each epoch: most of the job's time); 16 keeps the check and the test short.
+      const job = (await hardening.harden({ model: { case: 'arch', value: 'small-cnn' }, method: 'standard', dataset: 'mnist', limit: 128, epochs: 8, batchSize: 32, evalSize: 16, evaluation: { skip: true } })).job!;
       const ckpts = join(dir, 'store', 'jobs', job.jobId, 'checkpoints');
       await waitFor(() => existsSync(join(ckpts, 'latest.json')), 120_000, 'latest.json');
       assert.notEqual(server.jobs.get(job.jobId).state, 'SUCCEEDED', 'the job is stopped mid-run');

@@ -59,7 +59,7 @@ async function start(storeDir: string, dbDir: string): Promise<HardenServer> {
 /** A tiny Harden job (no evaluation), to its end. */
 async function hardenToEnd(server: HardenServer, requestId: string) {
   const { hardening } = connectClients(server.url);
-  const job = (await hardening.harden({ model: { case: 'arch', value: 'small-cnn' }, method: 'standard', dataset: 'mnist', limit: 64, epochs: 1, batchSize: 32, evalSize: 0, evaluation: { skip: true }, requestId })).job!;
+  const job = (await hardening.harden({ model: { case: 'arch', value: 'small-cnn' }, method: 'standard', dataset: 'mnist', limit: 64, epochs: 1, batchSize: 32, evalSize: 16, evaluation: { skip: true }, requestId })).job!;
   await waitFor(async () => FINAL.includes((await hardening.getJob({ jobId: job.jobId })).job!.state), 240_000, `job ${requestId} to end`);
   return (await hardening.getJob({ jobId: job.jobId })).job!;
 }
