@@ -38,7 +38,8 @@ describe('admission', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const longRequest = () => ({ modelUri: model, dataset: 'mnist', attack: 'pgd', eps: 0.1, steps: 50, batchSize: 32, numBatches: 200 });
+  // Long in batches (200), short per batch (PGD-10): the streams stay open for minutes, and each answers its first batch quickly.
+  const longRequest = () => ({ modelUri: model, dataset: 'mnist', attack: 'pgd', eps: 0.1, steps: 10, batchSize: 32, numBatches: 200 });
 
   it('refuses a caller past its concurrent streams and the server past its attack memory, at once, with a retry hint', async () => {
     const alice = createServiceClient(AdversarialService, createTransport({ address: server.url, token: ALICE }));
