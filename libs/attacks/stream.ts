@@ -2,14 +2,18 @@
  * Attacked batches as a stream, on a `WorkerPool` (one engine per thread): what GenerateAdversarial
  * computes. `createAttackStreamer(pool)` keeps each distinct model loaded once in every worker
  * (keyed by the sha256 of its bytes, the least recently used dropped past `maxModels`), and
- * `stream` attacks consecutive batches of a data set — two in flight per worker, so a worker starts
- * its next batch while the caller sends the previous one — yielding them in order. The caller's
- * signal sets a flag the workers' attacks check every step, so the compute stops with the caller.
+ * `stream` attacks consecutive batches of a data set, yielding them in order. Each stream keeps up to
+ * two batches per worker prepared ahead, so a worker starts its next batch while the caller sends
+ * the previous one; the workers take the open streams' batches in turn (round-robin.ts), so a
+ * stream opened beside a busy one waits for one batch to finish, not for all the other has queued.
+ * The caller's signal sets a flag the workers' attacks check every step, so the compute stops with
+ * the caller.
  */
 import { createHash } from 'node:crypto';
 import type { WorkerPool } from '../engine/index.js';
 import type { ModelBytes } from '../models/index.js';
 import { localError } from './parallel.js';
+import { createRoundRobin } from './round-robin.js';
 import { PARALLEL_TASK_MODULE, type BatchPayload, type BatchResult, type LoadedModels, type LoadPayload } from './parallel-task.js';
 import type { AttackName } from './registry.js';
 import type { Norm } from './types.js';
@@ -80,6 +84,8 @@ export function modelBytesKey(...models: ModelBytes[]): string {
 export function createAttackStreamer(pool: WorkerPool, options: { maxModels?: number } = {}): AttackStreamer {
   const maxModels = options.maxModels ?? 4;
   const models = new Map<string, Promise<StreamModels>>();
+  // One batch per worker at a time, taken from the open streams in turn.
+  const workers = createRoundRobin(pool.size);
   let inFlight = 0;
 
   function load(target: ModelBytes, guidance?: ModelBytes): Promise<StreamModels> {
@@ -110,6 +116,7 @@ export function createAttackStreamer(pool: WorkerPool, options: { maxModels?: nu
     const abortFlag = new SharedArrayBuffer(4);
     const abort = () => Atomics.store(new Int32Array(abortFlag), 0, 1);
     r.signal?.addEventListener('abort', abort);
+    const turns = workers.source();
     const pending: { first: number; n: number; labels: Int32Array; clean: Float32Array | undefined; result: Promise<BatchResult> }[] = [];
     let next = 0;
     const launch = () => {
@@ -131,9 +138,11 @@ export function createAttackStreamer(pool: WorkerPool, options: { maxModels?: nu
         labels,
         abortFlag,
       };
-      inFlight++;
       const clean = r.includeClean ? x.slice() : undefined;
-      const result = pool.run<BatchResult>(ATTACK, payload, [x.buffer]).finally(() => inFlight--);
+      const result = turns.submit(() => {
+        inFlight++;
+        return pool.run<BatchResult>(ATTACK, payload, [x.buffer]).finally(() => inFlight--);
+      });
       // Handled where it is awaited, or settled in `finally` when the stream ends early.
       result.catch(() => undefined);
       pending.push({ first, n, labels, clean, result });
@@ -153,7 +162,8 @@ export function createAttackStreamer(pool: WorkerPool, options: { maxModels?: nu
         yield { ...out, index: i, first: batch.first, n: batch.n, labels: batch.labels, ...(batch.clean ? { clean: batch.clean } : {}) };
       }
     } finally {
-      // Ended early (cancel, deadline, error): stop what the workers still compute.
+      // Ended early (cancel, deadline, error): drop the batches not started, stop those the workers compute.
+      turns.close(new Error('the stream ended'));
       abort();
       r.signal?.removeEventListener('abort', abort);
       await Promise.allSettled(pending.map((p) => p.result));
