@@ -1,8 +1,9 @@
 /**
  * The per-epoch check on held-out data: clean accuracy, PGD robust accuracy (L∞, uniform random
- * start, `libs/attacks` PGD on the cross-entropy), the prediction histogram, and collapse detection.
+ * start, `libs/attacks` PGD on the cross-entropy), the prediction histogram, how much the outputs
+ * vary between samples (and, when they do not, which ReLU layers never fire), and collapse detection.
  */
-import { tf, type tfl } from '../engine/index.js';
+import { tf, tfl } from '../engine/index.js';
 import { createPgd, fromLayersModel, logitsValues } from '../attacks/index.js';
 import { classCounts, iterateBatches, type Dataset } from '../data/index.js';
 
@@ -33,6 +34,38 @@ export interface HeldOutMetrics {
   predictedClasses: number;
   /** Accuracy of always answering the held-out set's most frequent class (1/C when balanced). */
   majorityFraction: number;
+  /** Largest spread of any one logit over the samples (max − min): 0 when the outputs ignore the input. */
+  outputSpread: number;
+  /** Largest |logit| seen, the scale `outputSpread` is judged against. */
+  outputScale: number;
+  /**
+   * ReLU layers (by name) where no unit fires on any sample of the first held-out batch: measured only
+   * when the outputs do not vary (`outputSpread` ≈ 0), to say why. Empty otherwise.
+   */
+  deadLayers: string[];
+}
+
+/** Whether outputs varying by at most `spread` at magnitude `scale` count as not depending on the input. */
+export function isConstantOutput(spread: number, scale: number): boolean {
+  return spread <= 1e-5 * Math.max(1, scale);
+}
+
+/**
+ * Names of the ReLU layers of `model` (layers of class ReLU, or with a `relu` activation) in which no
+ * unit is positive for any sample of `x`: dead layers, through which no gradient flows.
+ */
+export function deadReluLayers(model: tfl.LayersModel, x: tf.Tensor4D): string[] {
+  const relus = model.layers.filter((l) => {
+    const config = l.getConfig() as { activation?: unknown };
+    return l.getClassName() === 'ReLU' || config.activation === 'relu';
+  });
+  if (relus.length === 0) return [];
+  const probe = tfl.model({ inputs: model.inputs, outputs: relus.map((l) => l.output as tfl.SymbolicTensor) });
+  return tf.tidy(() => {
+    const outs = probe.predict(x);
+    const list = Array.isArray(outs) ? outs : [outs];
+    return relus.filter((_, i) => (tf.max(list[i]).dataSync() as Float32Array)[0] <= 0).map((l) => l.name);
+  });
 }
 
 /** Clean and PGD accuracy of `model` on `data` (inference mode; the model is not changed). */
@@ -43,6 +76,9 @@ export async function evaluateHeldOut(model: tfl.LayersModel, data: Dataset, opt
   const pgd = createPgd({ steps, alpha: options.alpha ?? options.eps / 4, randomStart: true, loss: 'ce', earlyStop: true });
   const batchSize = options.batchSize ?? 256;
   const counts = new Int32Array(data.numClasses);
+  const lowest = new Float32Array(data.numClasses).fill(Infinity);
+  const highest = new Float32Array(data.numClasses).fill(-Infinity);
+  let firstBatch: { x: Float32Array; shape: [number, number, number, number] } | undefined;
   let correct = 0;
   let robust = 0;
   let offset = 0;
@@ -54,6 +90,11 @@ export async function evaluateHeldOut(model: tfl.LayersModel, data: Dataset, opt
       for (let i = 0; i < batch.y.length; i++) {
         let best = 0;
         for (let k = 1; k < c; k++) if (logits[i * c + k] > logits[i * c + best]) best = k;
+        for (let k = 0; k < c; k++) {
+          const z = logits[i * c + k];
+          if (z < lowest[k]) lowest[k] = z;
+          if (z > highest[k]) highest[k] = z;
+        }
         counts[best]++;
         if (best === batch.y[i]) correct++;
       }
@@ -69,12 +110,28 @@ export async function evaluateHeldOut(model: tfl.LayersModel, data: Dataset, opt
         r.clipped.dispose();
       }
       for (const s of result.results[0].success) if (!s) robust++;
+      firstBatch ??= { x: batch.x.slice(), shape: batch.shape as [number, number, number, number] };
     } finally {
       x.dispose();
     }
     offset += batch.y.length;
   }
   const n = offset;
+  let outputSpread = 0;
+  let outputScale = 0;
+  for (let k = 0; k < data.numClasses && n > 0; k++) {
+    outputSpread = Math.max(outputSpread, highest[k] - lowest[k]);
+    outputScale = Math.max(outputScale, Math.abs(highest[k]), Math.abs(lowest[k]));
+  }
+  let deadLayers: string[] = [];
+  if (firstBatch && n > 1 && isConstantOutput(outputSpread, outputScale)) {
+    const x = tf.tensor4d(firstBatch.x, firstBatch.shape, 'float32');
+    try {
+      deadLayers = deadReluLayers(model, x);
+    } finally {
+      x.dispose();
+    }
+  }
   let dominantClass = 0;
   for (let k = 1; k < counts.length; k++) if (counts[k] > counts[dominantClass]) dominantClass = k;
   const labelCounts = classCounts(data);
@@ -86,11 +143,14 @@ export async function evaluateHeldOut(model: tfl.LayersModel, data: Dataset, opt
     dominantFraction: n === 0 ? 0 : counts[dominantClass] / n,
     predictedClasses: counts.filter((k) => k > 0).length,
     majorityFraction: n === 0 ? 0 : Math.max(...labelCounts) / n,
+    outputSpread,
+    outputScale,
+    deadLayers,
   };
 }
 
 /** Why a run is considered collapsed. */
-export type CollapseReason = 'non-finite-loss' | 'single-class' | 'chance';
+export type CollapseReason = 'non-finite-loss' | 'constant-output' | 'single-class' | 'chance';
 
 export interface Collapse {
   reason: CollapseReason;
@@ -99,16 +159,29 @@ export interface Collapse {
 }
 
 /**
- * Collapse after an epoch: the training loss is not finite (diverged), every held-out prediction is
- * the same class, or clean accuracy is at chance — at most two standard errors above the accuracy of
- * always answering the most frequent class (`m + 2·√(m(1−m)/n)`; 0.127 for 10 balanced classes and
- * n = 500). `undefined` when none applies; without held-out metrics only the loss is checked.
+ * Collapse after an epoch: the training loss is not finite (diverged); the outputs are the same for
+ * every held-out sample (the model ignores its input; the message names the ReLU layers that never
+ * fire, when that is why); every held-out prediction is the same class; or clean accuracy is at
+ * chance — at most two standard errors above the accuracy of always answering the most frequent class
+ * (`m + 2·√(m(1−m)/n)`; 0.127 for 10 balanced classes and n = 500). `undefined` when none applies;
+ * without held-out metrics only the loss is checked.
  */
 export function detectCollapse(metrics: HeldOutMetrics | undefined, trainLoss: number): Collapse | undefined {
   if (!Number.isFinite(trainLoss)) {
     return { reason: 'non-finite-loss', message: `the training loss is ${trainLoss}: training diverged` };
   }
   if (!metrics || metrics.n === 0) return undefined;
+  if (metrics.n > 1 && isConstantOutput(metrics.outputSpread, metrics.outputScale)) {
+    const same = `the outputs are the same for all ${metrics.n} held-out samples (${metrics.outputSpread === 0 ? 'identical logits' : `no logit varies by more than ${metrics.outputSpread.toExponential(1)}`}): every prediction is class ${metrics.dominantClass}`;
+    const dead = metrics.deadLayers;
+    return {
+      reason: 'constant-output',
+      message:
+        dead.length > 0
+          ? `${same}; no unit of ${dead.length === 1 ? 'layer' : 'layers'} ${dead.join(', ')} fires on any input (dead ReLUs), so the weights up to ${dead.length === 1 ? 'it' : 'them'} get no gradient, only weight decay, and more epochs are unlikely to revive ${dead.length === 1 ? 'it' : 'them'}: restart with a lower learning rate`
+          : `${same}; the model ignores its input`,
+    };
+  }
   if (metrics.predictedClasses === 1) {
     return {
       reason: 'single-class',

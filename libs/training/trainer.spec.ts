@@ -137,8 +137,10 @@ describe('train', () => {
   it('reports a collapsed run in the events and the summary instead of returning it silently', async () => {
     const target = tinyModel({ seed: 4, batchNorm: false });
     // Every logit but class 2 pinned far down: all predictions are class 2 and a tiny lr cannot fix it.
+    // The small kernel keeps the outputs depending on the input (else it is 'constant-output', below).
     const dense = target.layers.at(-1)!;
-    const pinned = [tf.zerosLike(dense.getWeights()[0]), tf.tensor1d([-50, -50, 50, -50])];
+    const kernel = dense.getWeights()[0];
+    const pinned = [tf.randomNormal(kernel.shape, 0, 0.01, 'float32', 7), tf.tensor1d([-50, -50, 50, -50])];
     dense.setWeights(pinned);
     tf.dispose(pinned);
     const events: TrainingEvent[] = [];
@@ -149,6 +151,29 @@ describe('train', () => {
     assert.match(result.warnings.join('\n'), /epoch 1: training collapsed \(single-class\)/);
     assert.ok(events.some((e) => e.type === 'collapse' && e.collapse.reason === 'single-class'));
     assert.equal(result.best, null, 'a collapsed epoch is never the best');
+    dispose(o);
+  });
+
+  it('a target whose ReLUs are dead is flagged constant-output, naming the dead layer', async () => {
+    const target = tinyModel({ seed: 4, batchNorm: false });
+    // The second conv's bias far below any input's contribution: its ReLU never fires, so the
+    // logits are the dense layer's bias for every image, and no gradient reaches the convs.
+    const conv = target.layers.filter((l) => l.getClassName() === 'Conv2D')[1];
+    const [kernel, bias] = conv.getWeights();
+    const dead = tf.fill(bias.shape, -1000);
+    conv.setWeights([kernel, dead]);
+    dead.dispose();
+    const relu = target.layers.filter((l) => l.getClassName() === 'ReLU')[1];
+    const events: TrainingEvent[] = [];
+    const o = base({ method: 'standard', guidance: undefined, target, epochs: 1, lr: 0.05, onEvent: (e) => events.push(e) });
+    const result = await train(o);
+    assert.equal(result.collapse?.reason, 'constant-output');
+    assert.match(result.collapse!.message, /the outputs are the same for all 16 held-out samples/);
+    assert.match(result.collapse!.message, new RegExp(`no unit of layer ${relu.name} fires on any input \\(dead ReLUs\\)`));
+    assert.match(result.collapse!.message, /restart with a lower learning rate/);
+    assert.ok(!result.collapse!.message.includes(target.layers.filter((l) => l.getClassName() === 'ReLU')[0].name), 'the live ReLU is not named');
+    assert.ok(events.some((e) => e.type === 'collapse' && e.collapse.reason === 'constant-output'));
+    assert.equal(result.best, null);
     dispose(o);
   });
 
