@@ -37,8 +37,8 @@ export const trainHelp = `harden train --method ${METHOD_NAMES.join('|')} --arch
   split: the check picks the best checkpoint; --limit counts the images trained on). --resume continues from
   URI/checkpoints/latest.json. --low-memory back-propagates one forward pass at a time (same updates,
   less peak memory in the loss step, somewhat slower): PreActResNet-18 D2R at batch 128 on wasm needs
-  it. A collapsed run (outputs that ignore the input, naming any dead ReLU layers; one predicted
-  class; chance accuracy; a non-finite loss) is flagged (exit 1 with --fail-on-collapse). Archs: ${ARCH_NAMES.join(', ')}.`;
+  it. A collapsed run (dead ReLU layers, named; one predicted class; chance accuracy; a non-finite
+  loss) is flagged (exit 1 with --fail-on-collapse). Archs: ${ARCH_NAMES.join(', ')}.`;
 
 /** Which flag each library option comes from, for error messages. */
 const FLAG_OF: Record<string, string> = {

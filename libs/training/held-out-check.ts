@@ -52,20 +52,26 @@ export function isConstantOutput(spread: number, scale: number): boolean {
 
 /**
  * Names of the ReLU layers of `model` (layers of class ReLU, or with a `relu` activation) in which no
- * unit is positive for any sample of `x`: dead layers, through which no gradient flows.
+ * unit is positive for any sample of `x`: dead layers, through which no gradient flows. Reads back
+ * asynchronously (webgpu in Node has no synchronous read).
  */
-export function deadReluLayers(model: tfl.LayersModel, x: tf.Tensor4D): string[] {
+export async function deadReluLayers(model: tfl.LayersModel, x: tf.Tensor4D): Promise<string[]> {
   const relus = model.layers.filter((l) => {
     const config = l.getConfig() as { activation?: unknown };
     return l.getClassName() === 'ReLU' || config.activation === 'relu';
   });
   if (relus.length === 0) return [];
   const probe = tfl.model({ inputs: model.inputs, outputs: relus.map((l) => l.output as tfl.SymbolicTensor) });
-  return tf.tidy(() => {
+  const peaks = tf.tidy(() => {
     const outs = probe.predict(x);
-    const list = Array.isArray(outs) ? outs : [outs];
-    return relus.filter((_, i) => (tf.max(list[i]).dataSync() as Float32Array)[0] <= 0).map((l) => l.name);
+    return (Array.isArray(outs) ? outs : [outs]).map((t) => tf.max(t));
   });
+  try {
+    const values = await Promise.all(peaks.map((t) => t.data()));
+    return relus.filter((_, i) => values[i][0] <= 0).map((l) => l.name);
+  } finally {
+    tf.dispose(peaks);
+  }
 }
 
 /** Clean and PGD accuracy of `model` on `data` (inference mode; the model is not changed). */
@@ -127,7 +133,7 @@ export async function evaluateHeldOut(model: tfl.LayersModel, data: Dataset, opt
   if (firstBatch && n > 1 && isConstantOutput(outputSpread, outputScale)) {
     const x = tf.tensor4d(firstBatch.x, firstBatch.shape, 'float32');
     try {
-      deadLayers = deadReluLayers(model, x);
+      deadLayers = await deadReluLayers(model, x);
     } finally {
       x.dispose();
     }
@@ -150,7 +156,7 @@ export async function evaluateHeldOut(model: tfl.LayersModel, data: Dataset, opt
 }
 
 /** Why a run is considered collapsed. */
-export type CollapseReason = 'non-finite-loss' | 'constant-output' | 'single-class' | 'chance';
+export type CollapseReason = 'non-finite-loss' | 'dead-relu' | 'single-class' | 'chance';
 
 export interface Collapse {
   reason: CollapseReason;
@@ -160,9 +166,9 @@ export interface Collapse {
 
 /**
  * Collapse after an epoch: the training loss is not finite (diverged); the outputs are the same for
- * every held-out sample (the model ignores its input; the message names the ReLU layers that never
- * fire, when that is why); every held-out prediction is the same class; or clean accuracy is at
- * chance — at most two standard errors above the accuracy of always answering the most frequent class
+ * every held-out sample because whole ReLU layers never fire (`dead-relu`, naming them: no gradient
+ * passes them, so it does not recover); every held-out prediction is the same class; or clean
+ * accuracy is at chance — at most two standard errors above the accuracy of always answering the most frequent class
  * (`m + 2·√(m(1−m)/n)`; 0.127 for 10 balanced classes and n = 500). `undefined` when none applies;
  * without held-out metrics only the loss is checked.
  */
@@ -171,15 +177,16 @@ export function detectCollapse(metrics: HeldOutMetrics | undefined, trainLoss: n
     return { reason: 'non-finite-loss', message: `the training loss is ${trainLoss}: training diverged` };
   }
   if (!metrics || metrics.n === 0) return undefined;
-  if (metrics.n > 1 && isConstantOutput(metrics.outputSpread, metrics.outputScale)) {
-    const same = `the outputs are the same for all ${metrics.n} held-out samples (${metrics.outputSpread === 0 ? 'identical logits' : `no logit varies by more than ${metrics.outputSpread.toExponential(1)}`}): every prediction is class ${metrics.dominantClass}`;
-    const dead = metrics.deadLayers;
+  const dead = metrics.deadLayers;
+  if (metrics.n > 1 && dead.length > 0 && isConstantOutput(metrics.outputSpread, metrics.outputScale)) {
+    const spread = metrics.outputSpread === 0 ? 'identical logits' : `no logit varies by more than ${metrics.outputSpread.toExponential(1)}`;
+    const them = dead.length === 1 ? 'it' : 'them';
     return {
-      reason: 'constant-output',
+      reason: 'dead-relu',
       message:
-        dead.length > 0
-          ? `${same}; no unit of ${dead.length === 1 ? 'layer' : 'layers'} ${dead.join(', ')} fires on any input (dead ReLUs), so the weights up to ${dead.length === 1 ? 'it' : 'them'} get no gradient, only weight decay, and more epochs are unlikely to revive ${dead.length === 1 ? 'it' : 'them'}: restart with a lower learning rate`
-          : `${same}; the model ignores its input`,
+        `the outputs are the same for all ${metrics.n} held-out samples (${spread}): every prediction is class ${metrics.dominantClass}; ` +
+        `no unit of ${dead.length === 1 ? 'layer' : 'layers'} ${dead.join(', ')} fires on any input (dead ReLUs), so the weights up to ${them} ` +
+        `get no gradient, only weight decay, and more epochs are unlikely to revive ${them}: restart with a lower learning rate`,
     };
   }
   if (metrics.predictedClasses === 1) {

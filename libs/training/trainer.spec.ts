@@ -137,10 +137,9 @@ describe('train', () => {
   it('reports a collapsed run in the events and the summary instead of returning it silently', async () => {
     const target = tinyModel({ seed: 4, batchNorm: false });
     // Every logit but class 2 pinned far down: all predictions are class 2 and a tiny lr cannot fix it.
-    // The small kernel keeps the outputs depending on the input (else it is 'constant-output', below).
+    // The outputs are constant (zero kernel) but every ReLU is alive, so it is not 'dead-relu'.
     const dense = target.layers.at(-1)!;
-    const kernel = dense.getWeights()[0];
-    const pinned = [tf.randomNormal(kernel.shape, 0, 0.01, 'float32', 7), tf.tensor1d([-50, -50, 50, -50])];
+    const pinned = [tf.zerosLike(dense.getWeights()[0]), tf.tensor1d([-50, -50, 50, -50])];
     dense.setWeights(pinned);
     tf.dispose(pinned);
     const events: TrainingEvent[] = [];
@@ -154,7 +153,7 @@ describe('train', () => {
     dispose(o);
   });
 
-  it('a target whose ReLUs are dead is flagged constant-output, naming the dead layer', async () => {
+  it('a target whose ReLUs are dead is flagged dead-relu, naming the dead layer', async () => {
     const target = tinyModel({ seed: 4, batchNorm: false });
     // The second conv's bias far below any input's contribution: its ReLU never fires, so the
     // logits are the dense layer's bias for every image, and no gradient reaches the convs.
@@ -167,12 +166,12 @@ describe('train', () => {
     const events: TrainingEvent[] = [];
     const o = base({ method: 'standard', guidance: undefined, target, epochs: 1, lr: 0.05, onEvent: (e) => events.push(e) });
     const result = await train(o);
-    assert.equal(result.collapse?.reason, 'constant-output');
+    assert.equal(result.collapse?.reason, 'dead-relu');
     assert.match(result.collapse!.message, /the outputs are the same for all 16 held-out samples/);
     assert.match(result.collapse!.message, new RegExp(`no unit of layer ${relu.name} fires on any input \\(dead ReLUs\\)`));
     assert.match(result.collapse!.message, /restart with a lower learning rate/);
     assert.ok(!result.collapse!.message.includes(target.layers.filter((l) => l.getClassName() === 'ReLU')[0].name), 'the live ReLU is not named');
-    assert.ok(events.some((e) => e.type === 'collapse' && e.collapse.reason === 'constant-output'));
+    assert.ok(events.some((e) => e.type === 'collapse' && e.collapse.reason === 'dead-relu'));
     assert.equal(result.best, null);
     dispose(o);
   });
