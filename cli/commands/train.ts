@@ -38,7 +38,8 @@ export const trainHelp = `harden train --method ${METHOD_NAMES.join('|')} --arch
   URI/checkpoints/latest.json. --low-memory back-propagates one forward pass at a time (same updates,
   less peak memory in the loss step, somewhat slower): PreActResNet-18 D2R at batch 128 on wasm needs
   it. A collapsed run (dead ReLU layers, named; one predicted class; chance accuracy; a non-finite
-  loss) is flagged (exit 1 with --fail-on-collapse). Archs: ${ARCH_NAMES.join(', ')}.`;
+  loss) is flagged (exit 1 with --fail-on-collapse); dead ReLU layers also end the run after that
+  epoch, since later epochs could not change the model's outputs. Archs: ${ARCH_NAMES.join(', ')}.`;
 
 /** Which flag each library option comes from, for error messages. */
 const FLAG_OF: Record<string, string> = {
@@ -280,6 +281,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     best_robust_accuracy: result.best?.robustAccuracy ?? null,
     collapsed: result.collapsed,
     collapse: result.collapse ?? null,
+    // Set when the run ended before the epochs asked for (its target died).
+    stopped: result.stopped ?? null,
     warnings: result.warnings,
     resumed_from: result.resumedFrom ?? null,
     seconds: Math.round(result.seconds * 10) / 10,

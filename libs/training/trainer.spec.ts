@@ -143,17 +143,20 @@ describe('train', () => {
     dense.setWeights(pinned);
     tf.dispose(pinned);
     const events: TrainingEvent[] = [];
-    const o = base({ method: 'standard', guidance: undefined, target, epochs: 1, lr: 1e-6, onEvent: (e) => events.push(e) });
+    const o = base({ method: 'standard', guidance: undefined, target, epochs: 2, lr: 1e-6, onEvent: (e) => events.push(e) });
     const result = await train(o);
     assert.equal(result.collapsed, true);
     assert.equal(result.collapse?.reason, 'single-class');
+    // Alive, so it may recover: training runs every epoch.
+    assert.equal(result.completedEpochs, 2);
+    assert.equal(result.stopped, undefined);
     assert.match(result.warnings.join('\n'), /epoch 1: training collapsed \(single-class\)/);
     assert.ok(events.some((e) => e.type === 'collapse' && e.collapse.reason === 'single-class'));
     assert.equal(result.best, null, 'a collapsed epoch is never the best');
     dispose(o);
   });
 
-  it('a target whose ReLUs are dead is flagged dead-relu, naming the dead layer', async () => {
+  it('a target whose ReLUs are dead is flagged dead-relu, naming the dead layer, and training stops', async () => {
     const target = tinyModel({ seed: 4, batchNorm: false });
     // The second conv's bias far below any input's contribution: its ReLU never fires, so the
     // logits are the dense layer's bias for every image, and no gradient reaches the convs.
@@ -164,8 +167,14 @@ describe('train', () => {
     dead.dispose();
     const relu = target.layers.filter((l) => l.getClassName() === 'ReLU')[1];
     const events: TrainingEvent[] = [];
-    const o = base({ method: 'standard', guidance: undefined, target, epochs: 1, lr: 0.05, onEvent: (e) => events.push(e) });
+    const o = base({ method: 'standard', guidance: undefined, target, epochs: 3, lr: 0.05, onEvent: (e) => events.push(e) });
     const result = await train(o);
+    // It stops there: two more epochs could not change a constant function.
+    assert.deepEqual(result.stopped, { epoch: 1, reason: 'dead-relu' });
+    assert.equal(result.completedEpochs, 1);
+    assert.equal(result.epochs, 3);
+    assert.equal(result.history.length, 1);
+    assert.match(result.warnings.at(-1)!, /^stopped after epoch 1 of 3: the target's ReLUs are dead/);
     assert.equal(result.collapse?.reason, 'dead-relu');
     assert.match(result.collapse!.message, /the outputs are the same for all 16 held-out samples/);
     assert.match(result.collapse!.message, new RegExp(`no unit of layer ${relu.name} fires on any input \\(dead ReLUs\\)`));

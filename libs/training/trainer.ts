@@ -49,8 +49,10 @@ export interface TrainingResult {
   /** Whether the final model is collapsed; `collapse` says how. */
   collapsed: boolean;
   collapse?: Collapse;
-  /** Readable warnings (collapses, with their epochs). */
+  /** Readable warnings (collapses, with their epochs, and an early stop). */
   warnings: string[];
+  /** Set when training ended before `epochs`: the target died (`dead-relu`) after this epoch. */
+  stopped?: { epoch: number; reason: 'dead-relu' };
   /** Wall-clock seconds of this call. */
   seconds: number;
   /** Completed epochs found in the checkpoint this call resumed from. */
@@ -160,6 +162,7 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
       return perBatch * (later * batches + batches - batchInEpoch) + lastEvalSeconds * (later + (checked ? 0 : 1));
     };
 
+    let stopped: TrainingResult['stopped'];
     for (let epoch = run.startEpoch; epoch < c.epochs; epoch++) {
       const epochSeed = rng.nextUint32();
       let lossSum = 0;
@@ -304,12 +307,19 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
         await publishCheckpoint(c.checkpoints, { key, epoch: epoch + 1, robustAccuracy: record.robustAccuracy }, isBest);
         emit({ type: 'checkpoint', epoch: epoch + 1, uri: `${c.checkpoints.uri}/${key}`, best: isBest });
       }
+      // Whole ReLU layers dead: no gradient reaches the weights below them, so the outputs cannot
+      // depend on the input again and the remaining epochs would be spent for nothing.
+      if (collapse?.reason === 'dead-relu' && epoch + 1 < c.epochs) {
+        stopped = { epoch: epoch + 1, reason: 'dead-relu' };
+        break;
+      }
     }
 
     const last = history.at(-1);
     const warnings = history
       .filter((r) => r.collapse)
       .map((r) => `epoch ${r.epoch}: training collapsed (${r.collapse?.reason}): ${r.collapse?.message}`);
+    if (stopped) warnings.push(`stopped after epoch ${stopped.epoch} of ${c.epochs}: the target's ReLUs are dead, so further epochs cannot change its outputs`);
     const result: TrainingResult = {
       method: c.method.name,
       epochs: c.epochs,
@@ -321,6 +331,7 @@ export async function train(options: TrainOptions): Promise<TrainingResult> {
       collapsed: last?.collapse !== undefined,
       ...(last?.collapse ? { collapse: last.collapse } : {}),
       warnings,
+      ...(stopped ? { stopped } : {}),
       seconds: (performance.now() - started) / 1000,
       ...(run.resumedFrom !== undefined ? { resumedFrom: run.resumedFrom } : {}),
     };
