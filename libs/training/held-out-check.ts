@@ -46,7 +46,7 @@ export interface HeldOutMetrics {
 }
 
 /** Whether outputs varying by at most `spread` at magnitude `scale` count as not depending on the input. */
-export function isConstantOutput(spread: number, scale: number): boolean {
+function isConstantOutput(spread: number, scale: number): boolean {
   return spread <= 1e-5 * Math.max(1, scale);
 }
 
@@ -168,9 +168,9 @@ export interface Collapse {
  * Collapse after an epoch: the training loss is not finite (diverged); the outputs are the same for
  * every held-out sample because whole ReLU layers never fire (`dead-relu`, naming them: no gradient
  * passes them, so it does not recover); every held-out prediction is the same class; or clean
- * accuracy is at chance — at most two standard errors above the accuracy of always answering the most frequent class
- * (`m + 2·√(m(1−m)/n)`; 0.127 for 10 balanced classes and n = 500). `undefined` when none applies;
- * without held-out metrics only the loss is checked.
+ * accuracy is at chance — at most two standard errors above the accuracy of always answering the
+ * most frequent class (`m + 2·√(m(1−m)/n)`; 0.127 for 10 balanced classes and n = 500). `undefined`
+ * when none applies; without held-out metrics only the loss is checked.
  */
 export function detectCollapse(metrics: HeldOutMetrics | undefined, trainLoss: number): Collapse | undefined {
   if (!Number.isFinite(trainLoss)) {
@@ -178,7 +178,8 @@ export function detectCollapse(metrics: HeldOutMetrics | undefined, trainLoss: n
   }
   if (!metrics || metrics.n === 0) return undefined;
   const dead = metrics.deadLayers;
-  if (metrics.n > 1 && dead.length > 0 && isConstantOutput(metrics.outputSpread, metrics.outputScale)) {
+  // Dead layers are only looked for when no logit varies (evaluateHeldOut).
+  if (dead.length > 0) {
     const spread = metrics.outputSpread === 0 ? 'identical logits' : `no logit varies by more than ${metrics.outputSpread.toExponential(1)}`;
     const them = dead.length === 1 ? 'it' : 'them';
     return {
