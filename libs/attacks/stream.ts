@@ -86,7 +86,6 @@ export function createAttackStreamer(pool: WorkerPool, options: { maxModels?: nu
   const models = new Map<string, Promise<StreamModels>>();
   // One batch per worker at a time, taken from the open streams in turn.
   const workers = createRoundRobin(pool.size);
-  let inFlight = 0;
 
   function load(target: ModelBytes, guidance?: ModelBytes): Promise<StreamModels> {
     const key = guidance ? modelBytesKey(target, guidance) : modelBytesKey(target);
@@ -139,10 +138,7 @@ export function createAttackStreamer(pool: WorkerPool, options: { maxModels?: nu
         abortFlag,
       };
       const clean = r.includeClean ? x.slice() : undefined;
-      const result = turns.submit(() => {
-        inFlight++;
-        return pool.run<BatchResult>(ATTACK, payload, [x.buffer]).finally(() => inFlight--);
-      });
+      const result = turns.submit(() => pool.run<BatchResult>(ATTACK, payload, [x.buffer]));
       // Handled where it is awaited, or settled in `finally` when the stream ends early.
       result.catch(() => undefined);
       pending.push({ first, n, labels, clean, result });
@@ -174,7 +170,7 @@ export function createAttackStreamer(pool: WorkerPool, options: { maxModels?: nu
     load,
     stream,
     get inFlight() {
-      return inFlight;
+      return workers.running;
     },
   };
 }
