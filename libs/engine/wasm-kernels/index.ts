@@ -8,7 +8,8 @@
  * file's header gives the math and why that construction was chosen. `Sum` and `Mean` are wrapped
  * too: the shipped ones transpose the whole input to reduce over leading axes, which made bias
  * gradients the largest cost of a training step after the convolutions; `Identity` shares memory
- * instead of copying every tensor tfjs saves for a gradient. Everything is checked
+ * instead of copying every tensor tfjs saves for a gradient. `MaxPoolGrad` replaces a shipped kernel
+that routes the gradient of all-negative windows to the wrong pixel. Everything is checked
  * against the cpu backend in `wasm-kernels.spec.ts`.
  */
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
@@ -18,6 +19,7 @@ import { CONV2D_BACKPROP_INPUT, conv2dBackpropInput } from './conv2d-backprop-in
 import { DEPTHWISE_BACKPROP_FILTER, depthwiseConv2dBackpropFilter } from './depthwise-conv2d-backprop-filter.js';
 import { DEPTHWISE_BACKPROP_INPUT, depthwiseConv2dBackpropInput } from './depthwise-conv2d-backprop-input.js';
 import { createIdentity, IDENTITY } from './identity.js';
+import { MAX_POOL_GRAD, maxPoolGrad } from './max-pool-grad.js';
 import { createMean, MEAN } from './mean.js';
 import { createSum, SUM } from './sum.js';
 
@@ -41,6 +43,7 @@ const OWN_KERNELS: readonly OwnKernel[] = [
   { kernelName: CONV2D_BACKPROP_FILTER, create: () => conv2dBackpropFilter as unknown as KernelFunc },
   { kernelName: DEPTHWISE_BACKPROP_INPUT, create: () => depthwiseConv2dBackpropInput as unknown as KernelFunc },
   { kernelName: DEPTHWISE_BACKPROP_FILTER, create: () => depthwiseConv2dBackpropFilter as unknown as KernelFunc },
+  { kernelName: MAX_POOL_GRAD, create: () => maxPoolGrad as unknown as KernelFunc },
   { kernelName: SUM, create: fromShipped(createSum) },
   { kernelName: MEAN, create: fromShipped(createMean) },
   { kernelName: IDENTITY, create: fromShipped(createIdentity) },

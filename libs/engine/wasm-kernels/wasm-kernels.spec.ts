@@ -237,6 +237,53 @@ describe('wasm gradient kernels', () => {
     });
   });
 
+  it('routes a max-pool gradient to the window maximum when every value is negative', () => {
+    // The shipped wasm kernel sent 1 to the -3 (the window's first pixel) and 2 to the -2.
+    const dx = tf.tidy(() => {
+      const x = tf.tensor4d([-3, -1, -2, -4, -5, -0.5, -7, -8, 1, 2, -1, 3, 0, 0, -1, -1], [1, 4, 4, 1]);
+      const r = tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1]);
+      return tf.grad((xi) => tf.sum(tf.mul(tf.maxPool(xi as tf.Tensor4D, 2, 2, 'valid'), r)))(x).dataSync();
+    });
+    assert.deepEqual(Array.from(dx), [0, 0, 2, 0, 0, 1, 0, 0, 0, 3, 0, 4, 0, 0, 0, 0]);
+  });
+
+  it('matches the cpu max-pool gradients: negative, mixed and tied inputs, padding, strides, rounding', async () => {
+    type PoolCase = { shape: [number, number, number, number]; k: [number, number]; s: [number, number]; pad: 'same' | 'valid' | number; round?: 'floor' | 'round' | 'ceil'; shift: number; ties?: boolean };
+    const cases: PoolCase[] = [
+      { shape: [2, 8, 8, 3], k: [2, 2], s: [2, 2], pad: 'valid', shift: -2 },
+      { shape: [2, 9, 7, 4], k: [3, 3], s: [1, 1], pad: 'same', shift: -2 },
+      { shape: [1, 11, 10, 5], k: [3, 2], s: [2, 3], pad: 'same', shift: 0 },
+      { shape: [3, 7, 7, 2], k: [2, 2], s: [2, 2], pad: 'valid', shift: -0.5, ties: true },
+      { shape: [1, 9, 9, 6], k: [3, 3], s: [2, 2], pad: 1, round: 'ceil', shift: -2 },
+      { shape: [2, 6, 5, 1], k: [3, 3], s: [1, 2], pad: 'same', shift: 0, ties: true },
+    ];
+    const compute = (): Float32Array[] =>
+      cases.map((c, i) =>
+        tf.tidy(() => {
+          let x = tf.add(tf.tensor4d(values(c.shape.reduce((a, b) => a * b), 50 + i), c.shape), c.shift) as tf.Tensor4D;
+          if (c.ties) x = tf.round(tf.mul(x, 2)) as tf.Tensor4D;
+          const pool = (xi: tf.Tensor4D) => tf.maxPool(xi, c.k, c.s, c.pad, c.round);
+          const r = tf.tensor(values(pool(x).size, 70 + i), pool(x).shape);
+          return tf.grad((xi) => tf.sum(tf.mul(pool(xi as tf.Tensor4D), r)))(x).dataSync() as Float32Array;
+        }),
+      );
+    await initEngine('cpu');
+    const ref = compute();
+    await initEngine('wasm');
+    const got = compute();
+    ref.forEach((r, i) => {
+      const err = relativeError(got[i], r);
+      assert.ok(err < 1e-6, `case ${JSON.stringify(cases[i])}: relative error ${err}`);
+    });
+  });
+
+  it('rejects a max-pool dy whose shape does not match the pool, with a message saying so', () => {
+    assert.throws(
+      () => runKernel('MaxPoolGrad', { dy: { shape: [1, 3, 3, 2], seed: 1 }, input: { shape: [1, 8, 8, 2], seed: 2 } }, { filterSize: 2, strides: 2, pad: 'valid' }),
+      /dy has shape \[1,3,3,2\].*output is \[1,4,4,2\]/,
+    );
+  });
+
   it('clones (Identity) by sharing memory, and the clone outlives the original', () => {
     const backend = tf.backend() as unknown as { numDataIds(): number };
     const x = tf.tensor([1, 2, 3]);

@@ -7,10 +7,9 @@
  * like the bias of a conv before a training-mode BatchNorm); and the cpu input gradient against ONNX
  * Runtime's own function, by central differences along a random direction (float32: within 1 %).
  *
- * Known engine bug, kept visible as a `todo`: tfjs-backend-wasm 4.22's own `MaxPoolGrad` sends the
- * gradient of a window whose values are all negative to the window's first element, not its
- * maximum (the native engine's oneDNN kernel and the cpu backend are right). small-cnn-op11 max-pools
- * a LeakyReLU's output, so its input gradient on the wasm engine is wrong there.
+ * small-cnn-op11 max-pools a LeakyReLU's output, whose windows can be all negative: it is the case
+ * that caught tfjs-backend-wasm's own `MaxPoolGrad` routing such windows' gradient to the wrong
+ * pixel (now replaced, wasm-kernels/max-pool-grad.ts).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -22,10 +21,6 @@ import { fixtureBytes, imagesNchw, runOrt, toNhwc, type OnnxFixture } from './on
 
 const BATCH = 3;
 const TOLERANCE = 1e-4;
-/** Fixtures × engines where a known engine bug makes the check fail (see the module comment). */
-const KNOWN_BAD: Record<string, string> = {
-  'small-cnn-op11.onnx/wasm': "tfjs-backend-wasm's MaxPoolGrad misroutes the gradient of all-negative windows",
-};
 const CASES: OnnxFixture[] = [
   { file: 'resnet-op13.onnx', chw: [3, 32, 32], softmax: false },
   { file: 'mobilenet-op12.onnx', chw: [3, 32, 32], softmax: false },
@@ -61,8 +56,7 @@ describe('gradients through converted ONNX models', () => {
   const engines = ['wasm', ...(loadNative().ok ? ['native' as const] : [])] as const;
   for (const f of CASES) {
     for (const engine of engines) {
-      const todo = KNOWN_BAD[`${f.file}/${engine}`];
-      it(`${f.file}: input and weight gradients on ${engine} equal the cpu backend's`, { ...(todo ? { todo } : {}) }, async () => {
+      it(`${f.file}: input and weight gradients on ${engine} equal the cpu backend's`, async () => {
         await initEngine('cpu');
         const reference = await gradients(f);
         assert.ok(reference.weights.length > 0);
