@@ -59,6 +59,18 @@ function runKernel(kernelName: string, inputs: Record<string, { shape: number[];
 
 const TOLERANCE = 1e-4;
 
+/** Runs `compute` on cpu, then on wasm (left as the backend), and compares each output. */
+async function matchesCpu(compute: () => Float32Array[], tolerance: number, label: (i: number) => string): Promise<void> {
+  await initEngine('cpu');
+  const ref = compute();
+  await initEngine('wasm');
+  const got = compute();
+  ref.forEach((r, i) => {
+    const err = relativeError(got[i], r);
+    assert.ok(err < tolerance, `${label(i)}: relative error ${err}`);
+  });
+}
+
 /** kernel 1/3/5 × stride 1/2 × same/valid, on odd sizes, batches 1 and 3, several channel counts. */
 function grid(kind: 'conv2d' | 'depthwise', out: number[]): Case[] {
   const cases: Case[] = [];
@@ -227,14 +239,7 @@ describe('wasm gradient kernels', () => {
           Float32Array.from(tf.sum(xi, axis, keepDims).dataSync()),
         ]);
       });
-    await initEngine('cpu');
-    const ref = compute();
-    await initEngine('wasm');
-    const got = compute();
-    ref.forEach((r, i) => {
-      const err = relativeError(got[i], r);
-      assert.ok(err < 1e-5, `case ${JSON.stringify(axesCases[Math.floor(i / 3)])} #${i % 3}: relative error ${err}`);
-    });
+    await matchesCpu(compute, 1e-5, (i) => `case ${JSON.stringify(axesCases[Math.floor(i / 3)])} #${i % 3}`);
   });
 
   it('routes a max-pool gradient to the window maximum when every value is negative', () => {
@@ -267,14 +272,7 @@ describe('wasm gradient kernels', () => {
           return tf.grad((xi) => tf.sum(tf.mul(pool(xi as tf.Tensor4D), r)))(x).dataSync() as Float32Array;
         }),
       );
-    await initEngine('cpu');
-    const ref = compute();
-    await initEngine('wasm');
-    const got = compute();
-    ref.forEach((r, i) => {
-      const err = relativeError(got[i], r);
-      assert.ok(err < 1e-6, `case ${JSON.stringify(cases[i])}: relative error ${err}`);
-    });
+    await matchesCpu(compute, 1e-6, (i) => `case ${JSON.stringify(cases[i])}`);
   });
 
   it('rejects a max-pool dy whose shape does not match the pool, with a message saying so', () => {
