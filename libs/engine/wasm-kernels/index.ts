@@ -9,7 +9,7 @@
  * too: the shipped ones transpose the whole input to reduce over leading axes, which made bias
  * gradients the largest cost of a training step after the convolutions; `Identity` shares memory
  * instead of copying every tensor tfjs saves for a gradient. `MaxPoolGrad` replaces a shipped kernel
-that routes the gradient of all-negative windows to the wrong pixel. Everything is checked
+ * that routes the gradient of all-negative windows to the wrong pixel. Everything is checked
  * against the cpu backend in `wasm-kernels.spec.ts`.
  */
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
